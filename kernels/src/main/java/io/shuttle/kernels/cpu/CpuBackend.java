@@ -1,0 +1,206 @@
+package io.shuttle.kernels.cpu;
+
+import io.shuttle.kernels.Backend;
+import io.shuttle.kernels.Checks;
+import io.shuttle.kernels.DType;
+import io.shuttle.kernels.HostMemory;
+import io.shuttle.kernels.PagedAttentionMeta;
+import io.shuttle.kernels.Tensor;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The fast host backend: Java Vector API kernels (width: {@link Simd#F}) over off-heap memory,
+ * split over a pool of persistent worker threads that this backend owns.
+ *
+ * <p>Each operation validates its arguments ({@link Checks}), hands the operands to its kernel
+ * object (one per operation, reused: no allocation per call) and runs it either on the calling
+ * thread alone, when the work is too small to repay a dispatch (about a microsecond), or on every
+ * worker with the caller taking share 0. Compute calls are {@code synchronized}: kernel objects
+ * and scratch are shared, so calls from several threads run one at a time.
+ */
+public final class CpuBackend implements Backend {
+
+    /** Below this many elements (or multiply-adds) an op runs on the calling thread only. */
+    private static final long PARALLEL_THRESHOLD = 1 << 15;
+
+    private final WorkerPool pool;
+    private final HostMemory memory;
+    private final String name;
+    private final MatmulGemv gemv = new MatmulGemv();
+    private final MatmulGemm gemm;
+    private final RmsNorm rmsNorm = new RmsNorm();
+    private final Elementwise elementwise = new Elementwise();
+    private final Embedding embedding = new Embedding();
+    private final Rope rope = new Rope();
+    private final PagedAttention attention;
+    private final RouterTopK router = new RouterTopK();
+    private final RowOps rowOps = new RowOps();
+
+    /** One thread per available processor. */
+    public CpuBackend() {
+        this(Runtime.getRuntime().availableProcessors());
+    }
+
+    /** @param threads total parallelism, the calling thread included */
+    public CpuBackend(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("CpuBackend: threads must be at least 1, got " + threads);
+        }
+        this.name = "cpu(vector " + Simd.F.vectorBitSize() + "-bit, " + threads + " thread" + (threads == 1 ? "" : "s")
+                + ")";
+        this.memory = new HostMemory(name);
+        this.pool = new WorkerPool(threads, "shuttle-cpu-");
+        this.gemm = new MatmulGemm(threads);
+        this.attention = new PagedAttention(threads);
+    }
+
+    @Override
+    public String name() {
+        return name;
+    }
+
+    /** Total parallelism, calling thread included. */
+    public int threads() {
+        return pool.size();
+    }
+
+    /** The vector width the kernels use, in bits. */
+    public static int vectorBits() {
+        return Simd.F.vectorBitSize();
+    }
+
+    // ---- memory ---------------------------------------------------------------------------
+
+    @Override
+    public Tensor allocate(DType dtype, long... shape) {
+        return memory.allocate(dtype, shape);
+    }
+
+    @Override
+    public void release(Tensor tensor) {
+        memory.release(tensor);
+    }
+
+    @Override
+    public Tensor prepareWeight(Tensor hostWeight) {
+        return hostWeight;
+    }
+
+    @Override
+    public void copyToHost(Tensor src, MemorySegment dst) {
+        Checks.copyToHost(src, dst);
+        MemorySegment.copy(src.data(), 0, dst, 0, src.byteSize());
+    }
+
+    @Override
+    public void copyFromHost(MemorySegment src, Tensor dst) {
+        Checks.copyFromHost(src, dst);
+        MemorySegment.copy(src, 0, dst.data(), 0, dst.byteSize());
+    }
+
+    @Override
+    public void copy(Tensor src, Tensor dst) {
+        Checks.copy(src, dst);
+        MemorySegment.copy(src.data(), 0, dst.data(), 0, src.byteSize());
+    }
+
+    @Override
+    public void zero(Tensor t) {
+        t.data().fill((byte) 0);
+    }
+
+    // ---- dense math -----------------------------------------------------------------------
+
+    @Override
+    public synchronized void matmul(Tensor x, Tensor w, Tensor out) {
+        Checks.matmul(x, w, out);
+        long work = x.dim(0) * x.dim(1) * w.dim(0);
+        if (x.dim(0) == 1 && MatmulGemv.supports(w.dtype())) {
+            gemv.prepare(x, w, out);
+            dispatch(gemv, work);
+        } else {
+            gemm.prepare(x, w, out, work < PARALLEL_THRESHOLD ? 1 : pool.size());
+            dispatch(gemm, work);
+        }
+    }
+
+    @Override
+    public synchronized void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) {
+        Checks.rmsNorm(x, weight, eps, out);
+        dispatch(rmsNorm, rmsNorm.prepare(x, weight, eps, out));
+    }
+
+    @Override
+    public synchronized void add(Tensor a, Tensor b, Tensor out) {
+        Checks.elementwise("add", a, "a", b, "b", out);
+        dispatch(elementwise, elementwise.prepare(Elementwise.Op.ADD, a, b, out));
+    }
+
+    @Override
+    public synchronized void siluMul(Tensor gate, Tensor up, Tensor out) {
+        Checks.elementwise("siluMul", gate, "gate", up, "up", out);
+        dispatch(elementwise, elementwise.prepare(Elementwise.Op.SILU_MUL, gate, up, out));
+    }
+
+    @Override
+    public synchronized void embedding(Tensor table, Tensor ids, Tensor out) {
+        Checks.embedding(table, ids, out);
+        dispatch(embedding, embedding.prepare(table, ids, out));
+    }
+
+    // ---- attention ------------------------------------------------------------------------
+
+    @Override
+    public synchronized void rope(Tensor x, Tensor positions, int numHeads, int headDim, float theta) {
+        Checks.rope(x, positions, numHeads, headDim, theta);
+        dispatch(rope, rope.prepare(x, positions, numHeads, headDim, theta));
+    }
+
+    @Override
+    public synchronized void writeKv(Tensor k, Tensor v, Tensor kCache, Tensor vCache, Tensor slots) {
+        Checks.writeKv(k, v, kCache, vCache, slots);
+        RowOps.writeKv(k, v, kCache, vCache, slots);
+    }
+
+    @Override
+    public synchronized void pagedAttention(Tensor q, Tensor kCache, Tensor vCache, PagedAttentionMeta meta,
+                               int numHeads, int numKvHeads, int headDim, Tensor out) {
+        Checks.pagedAttention(q, kCache, vCache, meta, numHeads, numKvHeads, headDim, out);
+        dispatch(attention, attention.prepare(q, kCache, vCache, meta, numHeads, numKvHeads, headDim, out));
+    }
+
+    // ---- mixture of experts ---------------------------------------------------------------
+
+    @Override
+    public synchronized void routerTopK(Tensor logits, int k, Tensor ids, Tensor weights) {
+        Checks.routerTopK(logits, k, ids, weights);
+        router.run(logits, k, ids, weights);
+    }
+
+    @Override
+    public synchronized void gatherRows(Tensor src, Tensor index, Tensor out) {
+        Checks.gatherRows(src, index, out);
+        RowOps.gatherRows(src, index, out);
+    }
+
+    @Override
+    public synchronized void scatterAddRows(Tensor src, Tensor index, Tensor scale, Tensor out) {
+        Checks.scatterAddRows(src, index, scale, out);
+        dispatch(rowOps, rowOps.prepareScatterAdd(src, index, scale, out));
+    }
+
+    private void dispatch(WorkerPool.Job job, long work) {
+        if (work < PARALLEL_THRESHOLD) {
+            job.run(0, 1);
+        } else {
+            pool.run(job);
+        }
+    }
+
+    @Override
+    public void close() {
+        pool.close();
+        memory.close();
+    }
+}

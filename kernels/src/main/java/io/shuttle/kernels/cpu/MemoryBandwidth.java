@@ -1,0 +1,107 @@
+package io.shuttle.kernels.cpu;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.time.Duration;
+
+import static io.shuttle.kernels.cpu.Simd.L;
+
+/**
+ * Measures the sustained read bandwidth the CPU kernels can reach: the same thread pool and the
+ * same kind of Vector API streaming loop as {@link MatmulGemv}, summing the floats of an
+ * off-heap working set. A working set larger than the last-level cache measures DRAM; a small
+ * one measures the cache. Used as the denominator of the engine benchmark's bandwidth
+ * efficiency, {@code (weight bytes per decode step × steps/s) / measured bandwidth}.
+ */
+public final class MemoryBandwidth {
+    private MemoryBandwidth() {
+    }
+
+    /**
+     * Best of repeated full passes over the working set within {@code budget} (at least two
+     * passes: the first also warms up the JIT), in bytes per second.
+     *
+     * @param workingSetBytes bytes to read per pass (rounded down to whole vectors, at least one)
+     * @param threads         parallelism, the calling thread included (as {@link CpuBackend#CpuBackend(int)})
+     * @param budget          wall time to spend measuring
+     */
+    public static double measureReadBytesPerSecond(long workingSetBytes, int threads, Duration budget) {
+        long vectorBytes = 4L * L;
+        long bytes = Math.max(vectorBytes, workingSetBytes / vectorBytes * vectorBytes);
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be at least 1, got " + threads);
+        }
+        try (Arena arena = Arena.ofShared(); WorkerPool pool = new WorkerPool(threads, "shuttle-bandwidth-")) {
+            // Arena.allocate zeroes the memory, which also commits every page before timing.
+            MemorySegment data = arena.allocate(bytes, 64);
+            SumJob job = new SumJob(data, threads);
+            warmUp(threads);
+            long deadline = System.nanoTime() + budget.toNanos();
+            double best = 0;
+            int passes = 0;
+            while (passes < 2 || System.nanoTime() < deadline) {
+                long t0 = System.nanoTime();
+                pool.run(job);
+                long elapsed = System.nanoTime() - t0;
+                best = Math.max(best, bytes * 1e9 / Math.max(1, elapsed));
+                passes++;
+            }
+            if (Float.isNaN(job.total())) {
+                throw new IllegalStateException("bandwidth working set read back NaN");
+            }
+            return best;
+        }
+    }
+
+    /** Gets the read loop compiled by C2 on a small buffer, so the timed passes do not run interpreted code. */
+    private static void warmUp(int threads) {
+        try (Arena arena = Arena.ofConfined()) {
+            SumJob small = new SumJob(arena.allocate(64 << 10, 64), threads);
+            for (int i = 0; i < 20_000; i++) {
+                small.run(i % threads, threads);
+            }
+        }
+    }
+
+    /** Each worker sums its contiguous share; the sums are kept so the loads cannot be dropped. */
+    private static final class SumJob implements WorkerPool.Job {
+        private final MemorySegment data;
+        private final float[] sums;
+
+        SumJob(MemorySegment data, int workers) {
+            this.data = data;
+            this.sums = new float[workers * 16]; // one cache line apart
+        }
+
+        @Override
+        public void run(int worker, int workers) {
+            long vectorBytes = 4L * L;
+            long vectors = data.byteSize() / vectorBytes;
+            long from = vectors * worker / workers * vectorBytes;
+            long to = vectors * (worker + 1) / workers * vectorBytes;
+            FloatVector a0 = FloatVector.zero(Simd.F), a1 = a0, a2 = a0, a3 = a0;
+            long off = from;
+            for (; off + 4 * vectorBytes <= to; off += 4 * vectorBytes) {
+                a0 = a0.add(Simd.loadF32(data, off));
+                a1 = a1.add(Simd.loadF32(data, off + vectorBytes));
+                a2 = a2.add(Simd.loadF32(data, off + 2 * vectorBytes));
+                a3 = a3.add(Simd.loadF32(data, off + 3 * vectorBytes));
+            }
+            for (; off < to; off += vectorBytes) {
+                a0 = a0.add(Simd.loadF32(data, off));
+            }
+            sums[worker * 16] = a0.add(a1).add(a2).add(a3).reduceLanes(VectorOperators.ADD);
+        }
+
+        float total() {
+            float t = 0;
+            for (float s : sums) {
+                t += s;
+            }
+            return t;
+        }
+    }
+}

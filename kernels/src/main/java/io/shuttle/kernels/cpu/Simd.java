@@ -1,0 +1,143 @@
+package io.shuttle.kernels.cpu;
+
+import io.shuttle.kernels.DType;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * The vector species and the load/convert primitives every CPU kernel is written with.
+ *
+ * <p>Why the species are {@code static final} and not fields of {@link CpuBackend}: C2 only
+ * intrinsifies a Vector API call when its species is a compile-time constant. With the species
+ * in an instance field the same BF16 dot product ran at 0.25 GB/s instead of 7.5 GB/s (JDK 25,
+ * AVX-512) because every operation fell back to the Java implementation. The width is
+ * {@link FloatVector#SPECIES_PREFERRED}, i.e. what the JVM chose for this CPU (it follows
+ * {@code -XX:MaxVectorSize}); nothing is read from system properties. Kernels are written once
+ * against {@link #F} and its lane count, with scalar tails, so they work at every width.
+ */
+final class Simd {
+    private Simd() {
+    }
+
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** Same lane count as {@link #F}, for widening 16-bit weights. */
+    static final VectorSpecies<Short> S = VectorSpecies.of(short.class, VectorShape.forBitSize(F.vectorBitSize() / 2));
+    static final VectorSpecies<Integer> I = F.withLanes(int.class);
+    static final int L = F.length();
+
+    static final ByteOrder LE = ByteOrder.LITTLE_ENDIAN;
+    static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(LE);
+    static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
+    static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
+
+    static FloatVector loadF32(MemorySegment s, long byteOffset) {
+        return FloatVector.fromMemorySegment(F, s, byteOffset, LE);
+    }
+
+    /** L bf16 values → F32: widen each 16-bit pattern and shift it into the high half. */
+    static FloatVector loadBf16(MemorySegment s, long byteOffset) {
+        ShortVector h = ShortVector.fromMemorySegment(S, s, byteOffset, LE);
+        return ((IntVector) h.convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0))
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+    }
+
+    /**
+     * L IEEE half values → F32 with integer arithmetic (the Vector API has no half conversion):
+     * move exponent and mantissa into place and rebias the exponent; subnormal halves are rebuilt
+     * as {@code 2^-14 * (1 + m/1024) - 2^-14} (exact, no denormal arithmetic), Inf/NaN get the
+     * F32 maximum exponent, then the sign is restored.
+     */
+    static FloatVector loadF16(MemorySegment s, long byteOffset) {
+        IntVector h = (IntVector) ShortVector.fromMemorySegment(S, s, byteOffset, LE)
+                .convertShape(VectorOperators.ZERO_EXTEND_S2I, I, 0);
+        IntVector exponent = h.and(0x7C00);
+        IntVector magnitude = h.and(0x7FFF).lanewise(VectorOperators.LSHL, 13);
+        VectorMask<Integer> infOrNan = exponent.eq(0x7C00);
+        VectorMask<Integer> zeroOrSubnormal = exponent.eq(0);
+        IntVector bits = magnitude.add(112 << 23).add(112 << 23, infOrNan);
+        IntVector small = magnitude.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts();
+        bits = bits.blend(small, zeroOrSubnormal);
+        return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
+    }
+
+    /** One element of a weight tensor as float (scalar tails). */
+    static float getFloat(DType dtype, MemorySegment s, long index) {
+        return switch (dtype) {
+            case F32 -> s.getAtIndex(F32, index);
+            case BF16 -> Float.intBitsToFloat((s.getAtIndex(I16, index) & 0xFFFF) << 16);
+            case F16 -> Float.float16ToFloat(s.getAtIndex(I16, index));
+            case I32 -> throw new IllegalArgumentException("I32 is not a floating dtype");
+        };
+    }
+
+    /** Converts {@code count} elements starting at element {@code from} of {@code src} into {@code dst[dstOff..]}. */
+    static void toFloats(DType dtype, MemorySegment src, long from, int count, float[] dst, int dstOff) {
+        int bound = count - count % L;
+        int i = 0;
+        switch (dtype) {
+            case F32 -> {
+                for (; i < bound; i += L) {
+                    loadF32(src, (from + i) * 4).intoArray(dst, dstOff + i);
+                }
+            }
+            case BF16 -> {
+                for (; i < bound; i += L) {
+                    loadBf16(src, (from + i) * 2).intoArray(dst, dstOff + i);
+                }
+            }
+            case F16 -> {
+                for (; i < bound; i += L) {
+                    loadF16(src, (from + i) * 2).intoArray(dst, dstOff + i);
+                }
+            }
+            case I32 -> throw new IllegalArgumentException("I32 is not a floating dtype");
+        }
+        for (; i < count; i++) {
+            dst[dstOff + i] = getFloat(dtype, src, from + i);
+        }
+    }
+
+    /** Same as {@link #toFloats(DType, MemorySegment, long, int, float[], int)} into F32 memory. */
+    static void toFloats(DType dtype, MemorySegment src, long from, int count, MemorySegment dst, long dstFrom) {
+        int bound = count - count % L;
+        int i = 0;
+        switch (dtype) {
+            case F32 -> MemorySegment.copy(src, from * 4, dst, dstFrom * 4, (long) count * 4);
+            case BF16 -> {
+                for (; i < bound; i += L) {
+                    loadBf16(src, (from + i) * 2).intoMemorySegment(dst, (dstFrom + i) * 4, LE);
+                }
+            }
+            case F16 -> {
+                for (; i < bound; i += L) {
+                    loadF16(src, (from + i) * 2).intoMemorySegment(dst, (dstFrom + i) * 4, LE);
+                }
+            }
+            case I32 -> throw new IllegalArgumentException("I32 is not a floating dtype");
+        }
+        if (dtype != DType.F32) {
+            for (; i < count; i++) {
+                dst.setAtIndex(F32, dstFrom + i, getFloat(dtype, src, from + i));
+            }
+        }
+    }
+
+    /** First index of part {@code part} when {@code total} items are split into {@code parts} runs aligned to {@code align}. */
+    static int splitPoint(int total, int part, int parts, int align) {
+        if (part >= parts) {
+            return total;
+        }
+        long units = (total + align - 1) / align;
+        long p = units * part / parts * align;
+        return (int) Math.min(total, p);
+    }
+}

@@ -1,0 +1,113 @@
+package io.shuttle.kernels.cpu;
+
+import io.shuttle.kernels.DType;
+import io.shuttle.kernels.Tensor;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.time.Duration;
+import java.util.Arrays;
+
+/**
+ * Hand-run performance check (tag "perf", excluded from the normal build):
+ * <pre>./mvnw -B -o -q -pl kernels test -Dgroups=perf -DexcludedGroups=none -Dtest=MatmulPerfTest</pre>
+ * Prints GEMV bandwidth efficiency (n = 1 over 512 MB of weights, larger than this machine's
+ * 300 MB LLC) against {@link MemoryBandwidth}, GEMM GFLOP/s at n = 256, and the cost of a tiny
+ * op (dispatch overhead). System properties {@code perf.threads} and {@code perf.mb} override the
+ * thread count and the GEMV weight size.
+ */
+@Tag("perf")
+class MatmulPerfTest {
+
+    @Test
+    void report() {
+        int threads = Integer.getInteger("perf.threads", Runtime.getRuntime().availableProcessors());
+        long weightBytes = Long.getLong("perf.mb", 512L) << 20;
+        try (CpuBackend cpu = new CpuBackend(threads)) {
+            System.out.printf("backend %s%n", cpu.name());
+            double bw = MemoryBandwidth.measureReadBytesPerSecond(weightBytes, threads, Duration.ofSeconds(4));
+            System.out.printf("measured read bandwidth (%d MB): %.2f GB/s%n", weightBytes >> 20, bw / 1e9);
+            int k = 8192;
+            for (DType dt : new DType[] {DType.BF16, DType.F32, DType.F16}) {
+                int m = (int) (weightBytes / ((long) k * dt.byteSize()));
+                double[] t = gemv(cpu, dt, m, k);
+                double bytes = (double) m * k * dt.byteSize();
+                System.out.printf("GEMV %s [%d x %d] (%d MB): best %.2f GB/s (efficiency %.2f), median %.2f GB/s (%.2f)%n",
+                        dt, m, k, (long) bytes >> 20, bytes / t[0] / 1e9, bytes / t[0] / bw,
+                        bytes / t[1] / 1e9, bytes / t[1] / bw);
+            }
+            for (DType dt : new DType[] {DType.BF16, DType.F32}) {
+                int n = 256, gk = 1024, gm = 4096;
+                double[] t = gemm(cpu, dt, n, gm, gk);
+                double flops = 2.0 * n * gm * gk;
+                System.out.printf("GEMM %s n=%d k=%d m=%d: best %.1f GFLOP/s, median %.1f GFLOP/s%n",
+                        dt, n, gk, gm, flops / t[0] / 1e9, flops / t[1] / 1e9);
+            }
+            double[] small = gemv(cpu, DType.BF16, 256, 1024);
+            System.out.printf("small GEMV bf16 [256 x 1024]: best %.1f us, median %.1f us%n", small[0] * 1e6, small[1] * 1e6);
+            double[] tiny = gemv(cpu, DType.BF16, 64, 4096);
+            System.out.printf("tiny GEMV bf16 [64 x 4096] (below the parallel threshold? %s): median %.1f us%n",
+                    64L * 4096 < (1 << 15), tiny[1] * 1e6);
+        }
+    }
+
+    /** {best, median} seconds per call. */
+    private static double[] gemv(CpuBackend cpu, DType dt, int m, int k) {
+        Tensor w = cpu.allocate(dt, m, k);
+        Tensor x = cpu.allocate(DType.F32, 1, k);
+        Tensor out = cpu.allocate(DType.F32, 1, m);
+        fill(w);
+        fill(x);
+        int reps = (long) m * k * dt.byteSize() > (64L << 20) ? 20 : 2000;
+        double[] t = time(reps, () -> cpu.matmul(x, w, out));
+        cpu.release(w);
+        cpu.release(x);
+        cpu.release(out);
+        return t;
+    }
+
+    private static double[] gemm(CpuBackend cpu, DType dt, int n, int m, int k) {
+        Tensor w = cpu.allocate(dt, m, k);
+        Tensor x = cpu.allocate(DType.F32, n, k);
+        Tensor out = cpu.allocate(DType.F32, n, m);
+        fill(w);
+        fill(x);
+        double[] t = time(20, () -> cpu.matmul(x, w, out));
+        cpu.release(w);
+        cpu.release(x);
+        cpu.release(out);
+        return t;
+    }
+
+    private static double[] time(int reps, Runnable r) {
+        for (int i = 0; i < Math.max(3, reps / 5); i++) {
+            r.run();
+        }
+        double[] s = new double[reps];
+        for (int i = 0; i < reps; i++) {
+            long t0 = System.nanoTime();
+            r.run();
+            s[i] = (System.nanoTime() - t0) / 1e9;
+        }
+        Arrays.sort(s);
+        return new double[] {s[0], s[reps / 2]};
+    }
+
+    /** Cheap deterministic non-trivial values (a random fill of 512 MB element by element is slow). */
+    private static void fill(Tensor t) {
+        MemorySegment d = t.data();
+        int bytes = t.dtype().byteSize();
+        long n = t.numel();
+        if (bytes == 4) {
+            for (long i = 0; i < n; i++) {
+                d.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, ((i * 2654435761L) & 1023) / 1024f - 0.5f);
+            }
+        } else {
+            for (long i = 0; i < n; i++) {
+                t.setFloat(i, ((i * 2654435761L) & 1023) / 1024f - 0.5f);
+            }
+        }
+    }
+}

@@ -1,0 +1,430 @@
+package io.shuttle.m2n;
+
+import io.shuttle.m2n.transport.Link;
+import io.shuttle.m2n.transport.RegisteredBuffer;
+import io.shuttle.m2n.transport.Transport;
+import io.shuttle.m2n.transport.TransportEvents;
+import io.shuttle.m2n.transport.tcp.TcpTransport;
+import io.shuttle.m2n.transport.ucx.UcxSupport;
+import io.shuttle.m2n.transport.ucx.UcxTransport;
+import io.shuttle.m2n.wire.MessageHeader;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.System.Logger.Level;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One m2n endpoint: listens on one address, reaches peers lazily on the first send to them, and
+ * exchanges rounds of messages. There is no group set-up and no world size: any node that knows
+ * the secret may connect, leave, or come back at the same address.
+ *
+ * <p>Threading: one progress thread owns the transport. {@link #send}, {@link #collect} and
+ * {@link #close} may be called from any thread; they hand work to the progress thread through a
+ * lock-free queue. Futures complete on the progress thread, so dependent actions must not block
+ * (use the {@code *Async} variants for heavy work).
+ */
+public final class M2nNode implements AutoCloseable {
+    private static final System.Logger LOG = System.getLogger(M2nNode.class.getName());
+    private static final long MAX_SLEEP_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+
+    private final NodeConfig config;
+    private final Transport transport;
+    private final Core core;
+    private final ConcurrentLinkedQueue<Runnable> submissions = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger inflightSends = new AtomicInteger();
+    private final Thread progressThread;
+    private volatile boolean sleeping;
+    private volatile boolean closing;
+    private volatile boolean stopped;
+
+    private M2nNode(NodeConfig config, Transport transport) {
+        this.config = config;
+        this.transport = transport;
+        this.core = new Core();
+        this.progressThread = new Thread(this::run, "m2n-progress-" + config.nodeId());
+        progressThread.setDaemon(true);
+    }
+
+    /** Opens the transport (logged with the reason for the choice), binds, and starts the progress thread. */
+    public static M2nNode start(NodeConfig config) {
+        Transport transport = openTransport(config);
+        M2nNode node = new M2nNode(config, transport);
+        transport.start(node.core);
+        node.progressThread.start();
+        return node;
+    }
+
+    private static Transport openTransport(NodeConfig config) {
+        try {
+            switch (config.transport()) {
+                case TCP -> {
+                    TcpTransport t = new TcpTransport(config.transportConfig());
+                    LOG.log(Level.INFO, "m2n node {0} on {1}: transport tcp (requested)", config.nodeId(), t.localAddress());
+                    return t;
+                }
+                case UCX -> {
+                    Optional<String> why = UcxSupport.unavailableReason();
+                    if (why.isPresent()) {
+                        throw new IllegalStateException("transport ucx was requested but UCX cannot load: " + why.get()
+                                + " (install libucx0, or use --transport tcp)");
+                    }
+                    UcxTransport t = new UcxTransport(config.transportConfig());
+                    LOG.log(Level.INFO, "m2n node {0} on {1}: transport {2} (requested)", config.nodeId(),
+                            t.localAddress(), t.name());
+                    return t;
+                }
+                default -> {
+                    Optional<String> why = UcxSupport.unavailableReason();
+                    if (why.isEmpty()) {
+                        try {
+                            UcxTransport t = new UcxTransport(config.transportConfig());
+                            LOG.log(Level.INFO, "m2n node {0} on {1}: transport {2} (UCX loaded)", config.nodeId(),
+                                    t.localAddress(), t.name());
+                            return t;
+                        } catch (RuntimeException e) {
+                            why = Optional.of(e.toString());
+                        }
+                    }
+                    TcpTransport t = new TcpTransport(config.transportConfig());
+                    LOG.log(Level.WARNING, "m2n node {0} on {1}: transport tcp, because UCX could not be used: {2}",
+                            config.nodeId(), t.localAddress(), why.get());
+                    return t;
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot listen on " + config.bind(), e);
+        }
+    }
+
+    public int nodeId() {
+        return config.nodeId();
+    }
+
+    /** The address peers send to. */
+    public InetSocketAddress address() {
+        return transport.localAddress();
+    }
+
+    /** The transport in use, e.g. "tcp" or "ucx (wait: event fd)". */
+    public String transportName() {
+        return transport.name();
+    }
+
+    /** Off-heap memory registered with the transport, for payloads to send; close it to return it. */
+    public RegisteredBuffer allocate(long bytes) {
+        RegisteredBuffer b = transport.pool().allocate(bytes);
+        if (b == null) {
+            throw new M2nException(M2nStatus.NO_RESOURCE, null, null, "registered memory pool is full ("
+                    + transport.pool().maxBytes() + " bytes); close received messages or raise maxPoolBytes");
+        }
+        return b;
+    }
+
+    /** Posts a dispatch round (one message per receiver). */
+    public CompletableFuture<Void> dispatch(long step, int layer, int microBatch, List<Outgoing> messages) {
+        return send(RoundKey.dispatch(step, layer, microBatch), messages);
+    }
+
+    /** Posts a combine round (one message per original sender). */
+    public CompletableFuture<Void> combine(long step, int layer, int microBatch, List<Outgoing> messages) {
+        return send(RoundKey.combine(step, layer, microBatch), messages);
+    }
+
+    /**
+     * Posts one message per destination for {@code round}. The future completes when every
+     * message is locally complete (its memory may be reused) and fails with an
+     * {@link M2nException} naming the first destination that failed.
+     */
+    public CompletableFuture<Void> send(RoundKey round, List<Outgoing> messages) {
+        List<MessageHeader> headers = new ArrayList<>(messages.size());
+        for (Outgoing o : messages) {
+            headers.add(new MessageHeader(round.kind(), config.deploymentId(), round.step(), round.layer(),
+                    round.microBatch(), config.nodeId(), o.rowCount(), o.topK(), o.expertIds(), o.weights(), o.dtype(),
+                    o.length()));
+        }
+        SendRound r = new SendRound(round, messages.size(), System.nanoTime() + config.sendTimeout().toNanos(),
+                inflightSends);
+        if (messages.isEmpty()) {
+            return r.future;
+        }
+        if (inflightSends.addAndGet(messages.size()) > config.maxInflightSends()) {
+            inflightSends.addAndGet(-messages.size());
+            return CompletableFuture.failedFuture(new M2nException(M2nStatus.NO_RESOURCE, null, round,
+                    "more than " + config.maxInflightSends() + " messages in flight"));
+        }
+        List<Outgoing> copy = List.copyOf(messages);
+        if (!submit(() -> core.send(r, copy, headers))) {
+            inflightSends.addAndGet(-messages.size());
+            return CompletableFuture.failedFuture(new M2nException(M2nStatus.CLOSED, null, round, "node is closed"));
+        }
+        return r.future;
+    }
+
+    /** Collects a dispatch round from {@code senders}. */
+    public CompletableFuture<ReceivedRound> collectDispatch(long step, int layer, int microBatch, Set<Integer> senders,
+            Duration timeout) {
+        return collect(RoundKey.dispatch(step, layer, microBatch), senders, timeout);
+    }
+
+    /** Collects a combine round from {@code senders}. */
+    public CompletableFuture<ReceivedRound> collectCombine(long step, int layer, int microBatch, Set<Integer> senders,
+            Duration timeout) {
+        return collect(RoundKey.combine(step, layer, microBatch), senders, timeout);
+    }
+
+    /**
+     * Waits for one message of {@code round} from each of {@code senders}. Completes with the
+     * whole round, or fails with an {@link M2nException} listing the missing senders: TIMEOUT
+     * when {@code timeout} passes, PEER_DEAD as soon as an expected sender's link is lost.
+     */
+    public CompletableFuture<ReceivedRound> collect(RoundKey round, Set<Integer> senders, Duration timeout) {
+        CompletableFuture<ReceivedRound> f = new CompletableFuture<>();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Set<Integer> expected = Set.copyOf(senders);
+        if (!submit(() -> core.collector.collect(round, expected, deadline, f, core.deadSenders()))) {
+            f.completeExceptionally(new M2nException(M2nStatus.CLOSED, null, round, "node is closed"));
+        }
+        return f;
+    }
+
+    private boolean submit(Runnable task) {
+        if (closing) {
+            return false;
+        }
+        submissions.add(task);
+        if (sleeping) {
+            transport.wakeup();
+        }
+        return true;
+    }
+
+    // ---- the progress thread ----------------------------------------------------------------
+
+    private void run() {
+        long spinNanos = config.spin().toNanos();
+        long lastActivity = System.nanoTime();
+        long closeDeadline = Long.MAX_VALUE;
+        try {
+            while (true) {
+                boolean any = drainSubmissions();
+                any |= transport.progress();
+                long now = System.nanoTime();
+                core.checkDeadlines(now);
+                if (closing) {
+                    if (closeDeadline == Long.MAX_VALUE) {
+                        closeDeadline = now + TimeUnit.SECONDS.toNanos(2);
+                    }
+                    // Let sends already handed over finish (bounded), so a clean exit loses nothing.
+                    if ((inflightSends.get() == 0 && submissions.isEmpty()) || now - closeDeadline > 0) {
+                        break;
+                    }
+                }
+                if (any) {
+                    lastActivity = now;
+                    continue;
+                }
+                if (now - lastActivity < spinNanos) {
+                    Thread.onSpinWait();
+                    continue;
+                }
+                sleeping = true;
+                if (submissions.isEmpty()) {
+                    transport.await(core.collector.nanosToNextDeadline(now, closing ? TimeUnit.MILLISECONDS.toNanos(5)
+                            : MAX_SLEEP_NANOS));
+                }
+                sleeping = false;
+                lastActivity = System.nanoTime();
+            }
+        } catch (Throwable t) {
+            LOG.log(Level.ERROR, "m2n progress thread of node " + config.nodeId() + " failed", t);
+        } finally {
+            stopped = true;
+            drainSubmissions(); // run late submissions so their futures fail below instead of hanging
+            core.shutdown("node " + config.nodeId() + " closed");
+            try {
+                transport.close();
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "closing the transport failed: {0}", e.toString());
+            }
+        }
+    }
+
+    private boolean drainSubmissions() {
+        boolean any = false;
+        for (Runnable r; (r = submissions.poll()) != null; ) {
+            r.run();
+            any = true;
+        }
+        return any;
+    }
+
+    /**
+     * Stops the node: sends already submitted get up to 2 s to finish, then every pending
+     * operation fails with CLOSED and the transport closes.
+     */
+    @Override
+    public void close() {
+        closing = true;
+        transport.wakeup();
+        try {
+            progressThread.join(TimeUnit.SECONDS.toMillis(10));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (progressThread.isAlive()) {
+            LOG.log(Level.WARNING, "progress thread of node {0} did not stop within 10 s", config.nodeId());
+        }
+    }
+
+    /** Progress-thread state: links by peer, sends waiting for a connection, rounds. */
+    private final class Core implements TransportEvents {
+        private record Queued(SendRound round, int index, Outgoing out, MessageHeader header) {
+        }
+
+        final RoundCollector collector = new RoundCollector(config.unclaimedTtl().toNanos());
+        private final Map<InetSocketAddress, Link> outLinks = new HashMap<>();
+        private final Map<InetSocketAddress, List<Queued>> connecting = new HashMap<>();
+        private final Map<Integer, Integer> inboundLinks = new HashMap<>();
+        private final Set<Integer> dead = new HashSet<>();
+        private final ArrayDeque<SendRound> sendRounds = new ArrayDeque<>();
+
+        Set<Integer> deadSenders() {
+            return dead;
+        }
+
+        void send(SendRound r, List<Outgoing> messages, List<MessageHeader> headers) {
+            if (stopped) {
+                for (int i = 0; i < messages.size(); i++) {
+                    r.complete(i, M2nStatus.CLOSED, "node is closed");
+                }
+                return;
+            }
+            sendRounds.add(r);
+            for (int i = 0; i < messages.size(); i++) {
+                Outgoing o = messages.get(i);
+                r.track(i, o.to().getHostString() + ":" + o.to().getPort());
+                Queued q = new Queued(r, i, o, headers.get(i));
+                Link link = outLinks.get(o.to());
+                if (link != null) {
+                    transmit(link, q);
+                } else {
+                    List<Queued> waiting = connecting.get(o.to());
+                    if (waiting == null) {
+                        connecting.put(o.to(), waiting = new ArrayList<>());
+                        transport.connect(o.to());
+                    }
+                    waiting.add(q);
+                }
+            }
+        }
+
+        private void transmit(Link link, Queued q) {
+            String peer = link.describe();
+            q.round().track(q.index(), peer);
+            transport.send(link, q.header(), q.out().address(), q.out().length(),
+                    (status, detail) -> q.round().complete(q.index(), status, detail));
+        }
+
+        void checkDeadlines(long now) {
+            collector.expire(now);
+            while (!sendRounds.isEmpty()) {
+                SendRound r = sendRounds.peek();
+                if (r.done() || r.future.isDone()) {
+                    sendRounds.poll();
+                } else if (now - r.deadline >= 0) {
+                    sendRounds.poll();
+                    r.timeOut();
+                } else {
+                    break;
+                }
+            }
+        }
+
+        void shutdown(String why) {
+            collector.closeAll(why);
+            for (List<Queued> waiting : connecting.values()) {
+                for (Queued q : waiting) {
+                    q.round().complete(q.index(), M2nStatus.CLOSED, why);
+                }
+            }
+            connecting.clear();
+            for (SendRound r : sendRounds) {
+                if (!r.future.isDone()) {
+                    r.future.completeExceptionally(new M2nException(M2nStatus.CLOSED, null, r.key, why));
+                }
+            }
+        }
+
+        @Override
+        public void onConnected(InetSocketAddress address, Link link) {
+            Link old = outLinks.put(address, link);
+            if (old != null) {
+                transport.closeLink(old);
+            }
+            List<Queued> waiting = connecting.remove(address);
+            if (waiting != null) {
+                for (Queued q : waiting) {
+                    transmit(link, q);
+                }
+            }
+        }
+
+        @Override
+        public void onConnectFailed(InetSocketAddress address, M2nStatus status, String detail) {
+            List<Queued> waiting = connecting.remove(address);
+            if (waiting != null) {
+                for (Queued q : waiting) {
+                    q.round().complete(q.index(), status, detail);
+                }
+            }
+        }
+
+        @Override
+        public void onInboundLink(Link link) {
+            inboundLinks.merge(link.peerNodeId(), 1, Integer::sum);
+            dead.remove(link.peerNodeId());
+        }
+
+        @Override
+        public void onLinkDown(Link link, M2nStatus status, String detail) {
+            LOG.log(Level.INFO, "node {0}: link {1} {2} down: {3}", config.nodeId(), link.outbound() ? "to" : "from",
+                    link.describe(), detail);
+            if (link.outbound()) {
+                outLinks.remove(link.peerListen(), link);
+                return;
+            }
+            int left = inboundLinks.merge(link.peerNodeId(), -1, Integer::sum);
+            if (left <= 0) {
+                inboundLinks.remove(link.peerNodeId());
+                if (status != M2nStatus.CLOSED) {
+                    dead.add(link.peerNodeId());
+                }
+                collector.senderDead(link.peerNodeId(), M2nStatus.PEER_DEAD, link.describe() + ": " + detail);
+            }
+        }
+
+        @Override
+        public void onMessage(Link link, MessageHeader header, RegisteredBuffer payload) {
+            if (header.deploymentId() != config.deploymentId() || header.sender() != link.peerNodeId()) {
+                LOG.log(Level.WARNING, "dropped a message from {0}: header says deployment {1} sender {2}",
+                        link.describe(), header.deploymentId(), header.sender());
+                payload.close();
+                return;
+            }
+            collector.offer(new Message(header, payload, System.nanoTime()));
+        }
+    }
+}

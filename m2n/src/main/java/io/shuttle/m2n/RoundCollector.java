@@ -1,0 +1,175 @@
+package io.shuttle.m2n;
+
+import java.lang.System.Logger.Level;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Matches arriving messages to the rounds receivers wait for. A message may arrive before its
+ * round is collected (kept until {@code unclaimedTtl}); a round completes when every expected
+ * sender delivered, and fails — never silently partial — on its deadline or when an expected
+ * sender dies, naming every missing sender. Progress-thread only.
+ */
+final class RoundCollector {
+    private static final System.Logger LOG = System.getLogger(RoundCollector.class.getName());
+
+    private static final class Pending {
+        final RoundKey key;
+        final Set<Integer> expected;
+        final Map<Integer, Message> received = new HashMap<>();
+        final long deadline;
+        final CompletableFuture<ReceivedRound> future;
+
+        Pending(RoundKey key, Set<Integer> expected, long deadline, CompletableFuture<ReceivedRound> future) {
+            this.key = key;
+            this.expected = expected;
+            this.deadline = deadline;
+            this.future = future;
+        }
+
+        Set<Integer> missing() {
+            Set<Integer> m = new HashSet<>(expected);
+            m.removeAll(received.keySet());
+            return m;
+        }
+    }
+
+    private final Map<RoundKey, Pending> pending = new HashMap<>();
+    private final Map<RoundKey, Map<Integer, Message>> unclaimed = new HashMap<>();
+    private final long unclaimedTtlNanos;
+
+    RoundCollector(long unclaimedTtlNanos) {
+        this.unclaimedTtlNanos = unclaimedTtlNanos;
+    }
+
+    void offer(Message m) {
+        RoundKey key = RoundKey.of(m.header());
+        Pending p = pending.get(key);
+        if (p == null) {
+            Message old = unclaimed.computeIfAbsent(key, k -> new HashMap<>()).put(m.sender(), m);
+            if (old != null) {
+                LOG.log(Level.WARNING, "node {0} sent round {1} twice; kept the newer message", m.sender(), key);
+                old.close();
+            }
+            return;
+        }
+        if (!p.expected.contains(m.sender()) || p.received.containsKey(m.sender())) {
+            LOG.log(Level.WARNING, "dropped a message from node {0} for round {1}: {2}", m.sender(), key,
+                    p.expected.contains(m.sender()) ? "duplicate" : "sender not expected in this round");
+            m.close();
+            return;
+        }
+        p.received.put(m.sender(), m);
+        completeIfDone(p);
+    }
+
+    void collect(RoundKey key, Set<Integer> senders, long deadline, CompletableFuture<ReceivedRound> future,
+            Set<Integer> deadSenders) {
+        if (pending.containsKey(key)) {
+            future.completeExceptionally(new IllegalStateException("round " + key + " is already being collected"));
+            return;
+        }
+        Pending p = new Pending(key, Set.copyOf(senders), deadline, future);
+        Map<Integer, Message> early = unclaimed.remove(key);
+        if (early != null) {
+            for (Message m : early.values()) {
+                if (p.expected.contains(m.sender())) {
+                    p.received.put(m.sender(), m);
+                } else {
+                    LOG.log(Level.WARNING, "dropped a message from node {0} for round {1}: sender not expected",
+                            m.sender(), key);
+                    m.close();
+                }
+            }
+        }
+        pending.put(key, p);
+        if (completeIfDone(p)) {
+            return;
+        }
+        for (int s : p.missing()) {
+            if (deadSenders.contains(s)) {
+                fail(p, M2nStatus.PEER_DEAD, s, "node " + s + " is down");
+                return;
+            }
+        }
+    }
+
+    /** Fails every waiting round that still misses a message from {@code node}. */
+    void senderDead(int node, M2nStatus status, String why) {
+        for (Pending p : new ArrayList<>(pending.values())) {
+            if (p.expected.contains(node) && !p.received.containsKey(node)) {
+                fail(p, status, node, why);
+            }
+        }
+    }
+
+    /** Fails overdue rounds and drops stale unclaimed messages. */
+    void expire(long now) {
+        for (Pending p : new ArrayList<>(pending.values())) {
+            if (now - p.deadline >= 0) {
+                Set<Integer> missing = p.missing();
+                fail(p, M2nStatus.TIMEOUT, missing.iterator().next(), "no message from " + missing.size()
+                        + " of " + p.expected.size() + " senders before the deadline");
+            }
+        }
+        Iterator<Map.Entry<RoundKey, Map<Integer, Message>>> it = unclaimed.entrySet().iterator();
+        while (it.hasNext()) {
+            Map<Integer, Message> byMsg = it.next().getValue();
+            byMsg.values().removeIf(m -> {
+                if (now - m.arrivedNanos > unclaimedTtlNanos) {
+                    LOG.log(Level.WARNING, "dropped a message from node {0} for round {1}: nobody collected it in {2} s",
+                            m.sender(), RoundKey.of(m.header()), TimeUnit.NANOSECONDS.toSeconds(unclaimedTtlNanos));
+                    m.close();
+                    return true;
+                }
+                return false;
+            });
+            if (byMsg.isEmpty()) {
+                it.remove();
+            }
+        }
+    }
+
+    /** Nanoseconds until the earliest round deadline (or {@code cap}). */
+    long nanosToNextDeadline(long now, long cap) {
+        long best = cap;
+        for (Pending p : pending.values()) {
+            best = Math.min(best, Math.max(0, p.deadline - now));
+        }
+        return best;
+    }
+
+    void closeAll(String why) {
+        for (Pending p : new ArrayList<>(pending.values())) {
+            Set<Integer> missing = p.missing();
+            fail(p, M2nStatus.CLOSED, missing.isEmpty() ? null : missing.iterator().next(), why);
+        }
+        unclaimed.values().forEach(m -> m.values().forEach(Message::close));
+        unclaimed.clear();
+    }
+
+    private boolean completeIfDone(Pending p) {
+        if (p.received.size() < p.expected.size()) {
+            return false;
+        }
+        pending.remove(p.key);
+        if (!p.future.complete(new ReceivedRound(p.key, p.received))) {
+            p.received.values().forEach(Message::close); // the caller gave up on the future
+        }
+        return true;
+    }
+
+    private void fail(Pending p, M2nStatus status, Integer peer, String why) {
+        pending.remove(p.key);
+        Set<Integer> missing = p.missing();
+        p.received.values().forEach(Message::close);
+        p.future.completeExceptionally(new M2nException(status, peer == null ? null : "node " + peer, p.key, missing,
+                why));
+    }
+}

@@ -1,0 +1,229 @@
+package io.shuttle.m2n;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.shuttle.m2n.transport.RegisteredBuffer;
+import io.shuttle.m2n.wire.MessageHeader;
+import io.shuttle.m2n.wire.PayloadType;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The behaviour every transport must show, run in one JVM over loopback. Subclasses pick the
+ * transport; the assertions are the same for both.
+ */
+abstract class TransportContract {
+    static final long DEPLOYMENT = 42;
+    static final byte[] SECRET = "contract-test-secret-0123456789".getBytes(StandardCharsets.UTF_8);
+    static final Duration WAIT = Duration.ofSeconds(20);
+
+    private final List<AutoCloseable> closeables = new ArrayList<>();
+
+    abstract TransportKind kind();
+
+    NodeConfig config(int nodeId) {
+        return NodeConfig.of(DEPLOYMENT, nodeId, SECRET).withTransport(kind()).withUcxNetDevices("lo")
+                .withPeerTimeout(Duration.ofSeconds(3)).withMaxPoolBytes(1L << 30);
+    }
+
+    M2nNode node(NodeConfig config) {
+        M2nNode n = M2nNode.start(config);
+        closeables.add(n);
+        return n;
+    }
+
+    RegisteredBuffer filled(M2nNode node, long bytes, long seed) {
+        RegisteredBuffer b = node.allocate(bytes);
+        closeables.add(b);
+        fill(b.segment(), seed);
+        return b;
+    }
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (int i = closeables.size() - 1; i >= 0; i--) {
+            closeables.get(i).close();
+        }
+        closeables.clear();
+    }
+
+    @Test
+    void roundTripsSizesFromZeroRowsUpByteForByte() throws Exception {
+        M2nNode a = node(config(1));
+        M2nNode b = node(config(2));
+        assertTrue(a.transportName().startsWith(kind().name().toLowerCase()), a.transportName());
+        long[] sizes = {0, 2, 4096, 65536 + 6, 3L << 20};
+        for (int i = 0; i < sizes.length; i++) {
+            long size = sizes[i];
+            int rows = size == 0 ? 0 : 2;
+            RegisteredBuffer data = filled(a, size, 1000 + i);
+            int[] experts = new int[rows * 2];
+            float[] weights = new float[rows * 2];
+            for (int k = 0; k < experts.length; k++) {
+                experts[k] = k + i;
+                weights[k] = 0.25f * k;
+            }
+            var received = b.collectDispatch(i, 3, 1, Set.of(1), WAIT);
+            a.dispatch(i, 3, 1, List.of(Outgoing.routed(b.address(), data.segment(), rows, 2, experts, weights,
+                    PayloadType.U8))).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            try (ReceivedRound round = received.get(WAIT.toSeconds(), TimeUnit.SECONDS)) {
+                Message m = round.from(1);
+                MessageHeader h = m.header();
+                assertEquals(rows, h.rowCount());
+                assertEquals(i, h.step());
+                assertEquals(3, h.layer());
+                assertEquals(1, h.microBatch());
+                assertEquals(DEPLOYMENT, h.deploymentId());
+                assertArrayEquals(experts, h.expertIds());
+                assertArrayEquals(weights, h.weights());
+                assertEquals(size, m.payload().byteSize());
+                assertEquals(-1, m.payload().mismatch(data.segment()), "payload differs for size " + size);
+            }
+        }
+    }
+
+    @Test
+    void messagesSentBeforeCollectAreKept() throws Exception {
+        M2nNode a = node(config(1));
+        M2nNode b = node(config(2));
+        RegisteredBuffer data = filled(a, 8192, 7);
+        a.combine(5, 0, 0, List.of(Outgoing.rows(b.address(), data.segment(), 4, PayloadType.BF16)))
+                .get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        try (ReceivedRound round = b.collectCombine(5, 0, 0, Set.of(1), WAIT).get(WAIT.toSeconds(), TimeUnit.SECONDS)) {
+            assertEquals(-1, round.from(1).payload().mismatch(data.segment()));
+        }
+    }
+
+    @Test
+    void wrongSecretIsRefused() throws Exception {
+        M2nNode b = node(config(2));
+        byte[] wrong = "another-secret-entirely-0123456".getBytes(StandardCharsets.UTF_8);
+        M2nNode intruder = node(new NodeConfig(DEPLOYMENT, 9, wrong, config(9).bind(), kind(),
+                Duration.ofSeconds(3), Duration.ofMillis(500), Duration.ofSeconds(3), Duration.ofSeconds(30),
+                Duration.ofSeconds(60), 1L << 30, 1024, Duration.ofMillis(1), java.util.Optional.of("lo")));
+        RegisteredBuffer data = filled(intruder, 64, 1);
+        var received = b.collectDispatch(0, 0, 0, Set.of(9), Duration.ofSeconds(2));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> intruder.dispatch(0, 0, 0,
+                List.of(Outgoing.rows(b.address(), data.segment(), 1, PayloadType.U8))).get(WAIT.toSeconds(),
+                TimeUnit.SECONDS));
+        M2nException m = assertInstanceOf(M2nException.class, e.getCause());
+        assertEquals(M2nStatus.AUTH_FAILED, m.status(), m.getMessage());
+        ExecutionException r = assertThrows(ExecutionException.class, () -> received.get(WAIT.toSeconds(), TimeUnit.SECONDS));
+        M2nException missing = assertInstanceOf(M2nException.class, r.getCause());
+        assertEquals(M2nStatus.TIMEOUT, missing.status());
+        assertEquals(Set.of(9), missing.missingSenders());
+    }
+
+    @Test
+    void sendToNobodyFailsWithConnectFailed() throws Exception {
+        M2nNode a = node(config(1));
+        int port;
+        try (ServerSocket s = new ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        RegisteredBuffer data = filled(a, 64, 1);
+        ExecutionException e = assertThrows(ExecutionException.class, () -> a.dispatch(0, 0, 0,
+                List.of(Outgoing.rows(new InetSocketAddress("127.0.0.1", port), data.segment(), 1, PayloadType.U8)))
+                .get(WAIT.toSeconds(), TimeUnit.SECONDS));
+        assertEquals(M2nStatus.CONNECT_FAILED, ((M2nException) e.getCause()).status());
+    }
+
+    @Test
+    void collectTimesOutNamingEveryMissingSender() throws Exception {
+        M2nNode a = node(config(1));
+        M2nNode b = node(config(2));
+        RegisteredBuffer data = filled(a, 256, 3);
+        var f = b.collectDispatch(1, 2, 3, Set.of(1, 5, 6), Duration.ofMillis(800));
+        a.dispatch(1, 2, 3, List.of(Outgoing.rows(b.address(), data.segment(), 1, PayloadType.U8)))
+                .get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        long t0 = System.nanoTime();
+        ExecutionException e = assertThrows(ExecutionException.class, () -> f.get(WAIT.toSeconds(), TimeUnit.SECONDS));
+        M2nException m = (M2nException) e.getCause();
+        assertEquals(M2nStatus.TIMEOUT, m.status());
+        assertEquals(Set.of(5, 6), m.missingSenders());
+        assertEquals(2, m.round().layer());
+        assertTrue(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0) < 5000);
+    }
+
+    @Test
+    void peerThatClosesFailsWaitingRoundQuicklyAndIsReachedAgainAtSameAddress() throws Exception {
+        M2nNode a = node(config(1));
+        M2nNode b = node(config(2));
+        RegisteredBuffer data = filled(a, 1024, 5);
+        // a → b once, so b has an inbound link from node 1
+        var first = b.collectDispatch(0, 0, 0, Set.of(1), WAIT);
+        a.dispatch(0, 0, 0, List.of(Outgoing.rows(b.address(), data.segment(), 1, PayloadType.U8))).get(20, TimeUnit.SECONDS);
+        first.get(20, TimeUnit.SECONDS).close();
+        var waiting = b.collectDispatch(1, 0, 0, Set.of(1), Duration.ofSeconds(60));
+        long t0 = System.nanoTime();
+        a.close();
+        ExecutionException e = assertThrows(ExecutionException.class, () -> waiting.get(20, TimeUnit.SECONDS));
+        assertEquals(M2nStatus.PEER_DEAD, ((M2nException) e.getCause()).status(), e.getCause().getMessage());
+        assertTrue(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0) < 5000);
+
+        // b → old a address: a restarted there is reached again without restarting b
+        InetSocketAddress aAddress = a.address();
+        M2nNode a2 = node(config(1).withBind(aAddress));
+        RegisteredBuffer back = filled(b, 4096, 9);
+        for (int round = 0; round < 2; round++) {
+            var got = a2.collectCombine(round, 0, 0, Set.of(2), WAIT);
+            b.combine(round, 0, 0, List.of(Outgoing.rows(aAddress, back.segment(), 1, PayloadType.U8)))
+                    .get(20, TimeUnit.SECONDS);
+            try (ReceivedRound r = got.get(20, TimeUnit.SECONDS)) {
+                assertEquals(-1, r.from(2).payload().mismatch(back.segment()));
+            }
+        }
+    }
+
+    @Test
+    void manyRoundsBothWaysConcurrently() throws Exception {
+        M2nNode a = node(config(1));
+        M2nNode b = node(config(2));
+        RegisteredBuffer da = filled(a, 32768, 11);
+        RegisteredBuffer db = filled(b, 32768, 12);
+        for (int step = 0; step < 200; step++) {
+            var atB = b.collectDispatch(step, 0, 0, Set.of(1), WAIT);
+            var atA = a.collectCombine(step, 0, 0, Set.of(2), WAIT);
+            CompletableFuture<Void> s1 = a.dispatch(step, 0, 0, List.of(Outgoing.rows(b.address(), da.segment(), 4,
+                    PayloadType.F32)));
+            atB.get(20, TimeUnit.SECONDS).close();
+            CompletableFuture<Void> s2 = b.combine(step, 0, 0, List.of(Outgoing.rows(a.address(), db.segment(), 4,
+                    PayloadType.F32)));
+            try (ReceivedRound r = atA.get(20, TimeUnit.SECONDS)) {
+                assertEquals(-1, r.from(2).payload().mismatch(db.segment()));
+            }
+            s1.get(20, TimeUnit.SECONDS);
+            s2.get(20, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Deterministic bytes from a seed, so both sides can regenerate and compare. */
+    static void fill(MemorySegment s, long seed) {
+        Random r = new Random(seed);
+        long n = s.byteSize();
+        long i = 0;
+        for (; i + 8 <= n; i += 8) {
+            s.set(ValueLayout.JAVA_LONG_UNALIGNED, i, r.nextLong());
+        }
+        for (; i < n; i++) {
+            s.set(ValueLayout.JAVA_BYTE, i, (byte) r.nextInt());
+        }
+    }
+}

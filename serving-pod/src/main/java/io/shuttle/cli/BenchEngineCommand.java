@@ -1,0 +1,146 @@
+package io.shuttle.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.shuttle.engine.Engine;
+import io.shuttle.engine.EngineBench;
+import io.shuttle.kernels.Backend;
+import io.shuttle.kernels.cpu.MemoryBandwidth;
+import io.shuttle.model.Checkpoint;
+import io.shuttle.model.ConsoleProgress;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code shuttle bench engine}: decode and prefill throughput per batch size, batch-1 bandwidth
+ * efficiency against the machine's read bandwidth measured in the same run, and the expert
+ * GEMM's GFLOP/s at 256 tokens.
+ */
+@Command(name = "engine", mixinStandardHelpOptions = true,
+        description = "Benchmark the monolithic CPU engine on random prompts.")
+final class BenchEngineCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Mixin
+    EngineCliOptions engine = new EngineCliOptions();
+
+    @Option(names = "--batch", split = ",", defaultValue = "1,8,32", description = "Batch sizes (default: ${DEFAULT-VALUE}).")
+    int[] batches;
+
+    @Option(names = "--tokens", defaultValue = "32", description = "Decode steps timed per batch size (default: ${DEFAULT-VALUE}).")
+    int tokens;
+
+    @Option(names = "--prompt-tokens", defaultValue = "64", description = "Prompt length for the prefill figure (default: ${DEFAULT-VALUE}).")
+    int promptTokens;
+
+    @Option(names = "--gemm-tokens", defaultValue = "256", description = "Rows for the expert GEMM figure (default: ${DEFAULT-VALUE}).")
+    int gemmTokens;
+
+    @Option(names = "--json", description = "One JSON object per line.")
+    boolean json;
+
+    @Override
+    public Integer call() throws Exception {
+        if (tokens < 1 || promptTokens < 1 || Arrays.stream(batches).anyMatch(b -> b < 1)) {
+            throw new IllegalArgumentException("--batch, --tokens and --prompt-tokens must be ≥ 1");
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        ObjectMapper mapper = new ObjectMapper();
+        Path dir = engine.modelDir();
+        int maxBatch = Arrays.stream(batches).max().orElse(1);
+        try (Checkpoint ckpt = Checkpoint.open(dir); Backend backend = engine.backend()) {
+            int batchTokens = Math.max(512, Math.min(8192, maxBatch * promptTokens));
+            try (Engine eng = new Engine(ckpt, backend, engine.engineOptions(ckpt.config(), batchTokens, maxBatch))) {
+                // Touch every weight page once so the first timed step does not pay page faults.
+                ckpt.prefaultMapped(ConsoleProgress.stderr("warming weights"));
+                EngineBench bench = new EngineBench(eng);
+                long bytesPerStep = bench.weightBytesPerDecodeStep();
+                long llc = lastLevelCacheBytes();
+                int threads = engine.threads == null ? Runtime.getRuntime().availableProcessors() : engine.threads;
+                if (!json) {
+                    out.printf("model %s  backend %s  weights %.1f MB  bytes/decode-step (batch 1) %.1f MB  LLC %s%n",
+                            dir, backend.name(), ckpt.totalBytes() / 1e6, bytesPerStep / 1e6,
+                            llc > 0 ? String.format("%.0f MB", llc / 1e6) : "unknown");
+                    out.println("batch  decode tok/s  prefill tok/s  notes");
+                    out.flush();
+                }
+                for (int b : batches) {
+                    EngineBench.BatchResult r = bench.run(b, promptTokens, tokens, 42);
+                    Map<String, Object> row = new LinkedHashMap<>();
+                    row.put("batch", b);
+                    row.put("decode_tokens_per_s", round(r.decodeTokensPerSecond()));
+                    row.put("prefill_tokens_per_s", round(r.prefillTokensPerSecond()));
+                    String note = "";
+                    if (b == 1) {
+                        double bw = MemoryBandwidth.measureReadBytesPerSecond(bytesPerStep, threads, Duration.ofSeconds(2));
+                        double achieved = bytesPerStep * r.decodeStepsPerSecond();
+                        String regime = llc > 0 && bytesPerStep <= llc ? "cache" : (llc > 0 ? "memory" : "unknown");
+                        row.put("bandwidth_efficiency", round3(achieved / bw));
+                        row.put("weight_bytes_per_step", bytesPerStep);
+                        row.put("achieved_gb_per_s", round3(achieved / 1e9));
+                        row.put("measured_read_gb_per_s", round3(bw / 1e9));
+                        row.put("working_set_regime", regime);
+                        note = String.format("bandwidth efficiency %.2f (%.1f of %.1f GB/s read, %s-resident working set of %.0f MB)",
+                                achieved / bw, achieved / 1e9, bw / 1e9, regime, bytesPerStep / 1e6);
+                    }
+                    if (json) {
+                        out.println(mapper.writeValueAsString(row));
+                    } else {
+                        out.printf("%5d  %12.1f  %13.1f  %s%n", b, r.decodeTokensPerSecond(), r.prefillTokensPerSecond(), note);
+                    }
+                    out.flush();
+                }
+                double gflops = bench.expertGemmGflops(gemmTokens, 5, 7);
+                if (json) {
+                    Map<String, Object> row = new LinkedHashMap<>();
+                    row.put("expert_gemm_tokens", gemmTokens);
+                    row.put("expert_gemm_gflops", round(gflops));
+                    out.println(mapper.writeValueAsString(row));
+                } else {
+                    out.printf("expert GEMM (SwiGLU, %d tokens per expert, top-%d): %.1f GFLOP/s%n",
+                            gemmTokens, ckpt.config().topK(), gflops);
+                }
+            }
+        }
+        out.flush();
+        return 0;
+    }
+
+    private static double round(double v) {
+        return Math.round(v * 10) / 10.0;
+    }
+
+    private static double round3(double v) {
+        return Math.round(v * 1000) / 1000.0;
+    }
+
+    /** The L3 size from sysfs (Linux), or -1. */
+    static long lastLevelCacheBytes() {
+        for (int i = 3; i >= 2; i--) {
+            Path p = Path.of("/sys/devices/system/cpu/cpu0/cache/index" + i + "/size");
+            try {
+                if (Files.exists(p)) {
+                    String s = Files.readString(p).trim();
+                    long mult = s.endsWith("K") ? 1024 : s.endsWith("M") ? 1024 * 1024 : 1;
+                    return Long.parseLong(s.replaceAll("[^0-9]", "")) * mult;
+                }
+            } catch (Exception e) {
+                return -1;
+            }
+        }
+        return -1;
+    }
+}

@@ -1,0 +1,55 @@
+package io.shuttle.cli;
+
+import io.shuttle.engine.EngineOptions;
+import io.shuttle.kernels.Backend;
+import io.shuttle.kernels.cpu.CpuBackend;
+import io.shuttle.model.ModelConfig;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Options shared by the commands that load a model into an engine. */
+final class EngineCliOptions {
+    @Option(names = "--model", required = true, paramLabel = "DIR",
+            description = "Hugging Face checkpoint folder (config.json, *.safetensors, tokenizer.json).")
+    Path model;
+
+    @Option(names = "--threads", paramLabel = "N",
+            description = "Compute threads (default: all cores).")
+    Integer threads;
+
+    @Option(names = "--max-model-len", paramLabel = "N",
+            description = "Longest sequence, prompt plus generated (default: min(max_position_embeddings, 4096)).")
+    Integer maxModelLen;
+
+    @Option(names = "--kv-blocks", paramLabel = "N", defaultValue = "4096",
+            description = "KV cache blocks of 16 tokens (default: ${DEFAULT-VALUE}).")
+    int kvBlocks;
+
+    Path modelDir() {
+        if (!Files.isDirectory(model)) {
+            throw new IllegalArgumentException("--model " + model + " is not a folder; create one with "
+                    + "'bin/shuttle model init --preset tiny --seed 1 --out " + model + "'");
+        }
+        return model;
+    }
+
+    Backend backend() {
+        int n = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
+        if (n < 1) {
+            throw new IllegalArgumentException("--threads must be ≥ 1, got " + n);
+        }
+        return new CpuBackend(n);
+    }
+
+    EngineOptions engineOptions(ModelConfig config, int maxBatchTokens, int maxSeqs) {
+        int len = maxModelLen == null ? Math.min(config.maxPositionEmbeddings(), 4096) : maxModelLen;
+        if (len > config.maxPositionEmbeddings()) {
+            throw new IllegalArgumentException("--max-model-len " + len + " exceeds the model's max_position_embeddings "
+                    + config.maxPositionEmbeddings());
+        }
+        int logitRows = Math.min(maxSeqs, maxBatchTokens);
+        return new EngineOptions(maxBatchTokens, logitRows, kvBlocks, 16, len);
+    }
+}
