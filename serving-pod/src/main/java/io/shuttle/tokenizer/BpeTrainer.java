@@ -1,6 +1,7 @@
 package io.shuttle.tokenizer;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -16,7 +17,8 @@ import java.util.Set;
  * (symbols are byte characters) and SentencePiece-style BPE (symbols are code points).
  *
  * <p>Pair counts are kept incrementally: a merge only revisits the words that contain the pair,
- * and a priority queue with lazy invalidation finds the next best pair.
+ * and only the pairs next to a merged position; a priority queue with lazy invalidation finds the
+ * next best pair.
  */
 final class BpeTrainer {
 
@@ -36,13 +38,18 @@ final class BpeTrainer {
     private final int[][] words;
     private final long[] wordCounts;
     private final Map<Long, Long> pairCounts = new HashMap<>();
-    private final Map<Long, Set<Integer>> pairWords = new HashMap<>();
+    /** For each pair, the words that contain (or once contained) it; may hold duplicates and stale entries. */
+    private final Map<Long, IntList> pairWords = new HashMap<>();
+    /** visited[w] == mergeStamp when word w was already handled by the current merge. */
+    private final int[] visited;
+    private int mergeStamp;
     private final PriorityQueue<Candidate> queue;
 
     private BpeTrainer(Map<List<String>, Long> wordCounts, Set<String> initialVocabulary) {
         this.vocabulary = new HashSet<>(initialVocabulary);
         this.words = new int[wordCounts.size()][];
         this.wordCounts = new long[wordCounts.size()];
+        this.visited = new int[wordCounts.size()];
         int w = 0;
         for (Map.Entry<List<String>, Long> e : wordCounts.entrySet()) {
             List<String> symbols = e.getKey();
@@ -79,10 +86,10 @@ final class BpeTrainer {
 
     private List<Merge> run(int newSymbols) {
         for (int w = 0; w < words.length; w++) {
-            addPairs(w, words[w], new HashSet<>());
+            countPairs(w);
         }
-        for (Long pair : pairCounts.keySet()) {
-            queue.add(new Candidate(pair, pairCounts.get(pair)));
+        for (Map.Entry<Long, Long> e : pairCounts.entrySet()) {
+            queue.add(new Candidate(e.getKey(), e.getValue()));
         }
         List<Merge> merges = new ArrayList<>();
         int created = 0;
@@ -113,19 +120,25 @@ final class BpeTrainer {
         return null;
     }
 
+    private void countPairs(int w) {
+        int[] symbols = words[w];
+        for (int i = 0; i + 1 < symbols.length; i++) {
+            long p = pair(symbols[i], symbols[i + 1]);
+            pairCounts.merge(p, wordCounts[w], Long::sum);
+            pairWords.computeIfAbsent(p, k -> new IntList()).add(w);
+        }
+    }
+
     private void applyMerge(long pair, int mergedId) {
-        int a = left(pair);
-        int b = right(pair);
+        mergeStamp++;
         Set<Long> changed = new HashSet<>();
-        for (int w : pairWords.remove(pair)) {
-            int[] old = words[w];
-            if (!contains(old, a, b)) {
-                continue; // stale index entry: an earlier merge already consumed the pair here
+        IntList where = pairWords.remove(pair);
+        for (int i = 0; i < where.size; i++) {
+            int w = where.values[i];
+            if (visited[w] != mergeStamp) {
+                visited[w] = mergeStamp;
+                mergeInWord(w, left(pair), right(pair), mergedId, changed);
             }
-            int[] merged = replace(old, a, b, mergedId);
-            removePairs(w, old, changed);
-            addPairs(w, merged, changed);
-            words[w] = merged;
         }
         pairCounts.remove(pair);
         changed.remove(pair);
@@ -137,45 +150,48 @@ final class BpeTrainer {
         }
     }
 
-    private void addPairs(int w, int[] symbols, Set<Long> changed) {
-        for (int i = 0; i + 1 < symbols.length; i++) {
-            long p = pair(symbols[i], symbols[i + 1]);
-            pairCounts.merge(p, wordCounts[w], Long::sum);
-            pairWords.computeIfAbsent(p, k -> new HashSet<>()).add(w);
-            changed.add(p);
-        }
-    }
-
-    private void removePairs(int w, int[] symbols, Set<Long> changed) {
-        for (int i = 0; i + 1 < symbols.length; i++) {
-            long p = pair(symbols[i], symbols[i + 1]);
-            pairCounts.merge(p, -wordCounts[w], Long::sum);
-            changed.add(p);
-        }
-    }
-
-    /** Left-to-right, non-overlapping replacement of (a, b) by the merged symbol, as BPE applies it. */
-    private static int[] replace(int[] symbols, int a, int b, int mergedId) {
-        int[] out = new int[symbols.length];
+    /**
+     * Replaces (a, b) in one word, left to right and without overlap as BPE applies merges, and
+     * updates the counts of only the pairs that touch a replaced position: every other adjacent
+     * pair is the same before and after.
+     */
+    private void mergeInWord(int w, int a, int b, int mergedId, Set<Long> changed) {
+        int[] old = words[w];
+        boolean[] touched = new boolean[old.length];
+        int[] merged = new int[old.length];
+        boolean[] isNew = new boolean[old.length];
         int n = 0;
-        for (int i = 0; i < symbols.length; i++) {
-            if (i + 1 < symbols.length && symbols[i] == a && symbols[i + 1] == b) {
-                out[n++] = mergedId;
+        for (int i = 0; i < old.length; i++) {
+            if (i + 1 < old.length && old[i] == a && old[i + 1] == b) {
+                touched[i] = true;
+                touched[i + 1] = true;
+                isNew[n] = true;
+                merged[n++] = mergedId;
                 i++;
             } else {
-                out[n++] = symbols[i];
+                merged[n++] = old[i];
             }
         }
-        return java.util.Arrays.copyOf(out, n);
-    }
-
-    private static boolean contains(int[] symbols, int a, int b) {
-        for (int i = 0; i + 1 < symbols.length; i++) {
-            if (symbols[i] == a && symbols[i + 1] == b) {
-                return true;
+        if (n == old.length) {
+            return; // stale index entry: an earlier merge already consumed the pair here
+        }
+        long count = wordCounts[w];
+        for (int k = 0; k + 1 < old.length; k++) {
+            if (touched[k] || touched[k + 1]) {
+                long p = pair(old[k], old[k + 1]);
+                pairCounts.merge(p, -count, Long::sum);
+                changed.add(p);
             }
         }
-        return false;
+        for (int k = 0; k + 1 < n; k++) {
+            if (isNew[k] || isNew[k + 1]) {
+                long p = pair(merged[k], merged[k + 1]);
+                pairCounts.merge(p, count, Long::sum);
+                pairWords.computeIfAbsent(p, key -> new IntList()).add(w);
+                changed.add(p);
+            }
+        }
+        words[w] = Arrays.copyOf(merged, n);
     }
 
     private int intern(String symbol) {
@@ -198,5 +214,18 @@ final class BpeTrainer {
 
     private static int right(long pair) {
         return (int) pair;
+    }
+
+    /** A growable list of word indices; boxing every index into a HashSet cost more than the merges. */
+    private static final class IntList {
+        int[] values = new int[4];
+        int size;
+
+        void add(int v) {
+            if (size == values.length) {
+                values = Arrays.copyOf(values, size * 2);
+            }
+            values[size++] = v;
+        }
     }
 }

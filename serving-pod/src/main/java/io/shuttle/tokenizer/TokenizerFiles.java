@@ -66,7 +66,7 @@ public final class TokenizerFiles {
             throw new IllegalArgumentException("modelMaxLength must be positive, got " + modelMaxLength);
         }
         PresetVocabulary vocabulary = PresetVocabulary.train(
-                readResource(CORPUS_RESOURCE) + "\n" + readResource(WORDS_RESOURCE), vocabSize);
+                readResource(CORPUS_RESOURCE), readResource(WORDS_RESOURCE), vocabSize);
         Files.createDirectories(dir);
         JSON.writeValue(dir.resolve("tokenizer.json").toFile(), tokenizerJson(vocabulary));
         JSON.writeValue(dir.resolve("tokenizer_config.json").toFile(), tokenizerConfigJson(modelMaxLength));
@@ -209,7 +209,13 @@ public final class TokenizerFiles {
         static final String EOS = "</s>";
         static final List<String> SPECIALS = List.of(UNK, BOS, EOS);
 
-        static PresetVocabulary train(String corpus, int vocabSize) {
+        /**
+         * Each piece of prose counts this many times, each listed word once, so that running text
+         * rather than the dictionary decides the early, most used merges.
+         */
+        static final long PROSE_WEIGHT = 4;
+
+        static PresetVocabulary train(String prose, String words, int vocabSize) {
             int min = SPECIALS.size() + 256;
             if (vocabSize < min) {
                 throw new IllegalArgumentException("vocabSize " + vocabSize + " is too small: a byte-level BPE preset needs at least "
@@ -222,7 +228,7 @@ public final class TokenizerFiles {
                 alphabet.add(ByteLevel.symbol(b));
                 tokens.put(ByteLevel.symbol(b), tokens.size());
             }
-            List<BpeTrainer.Merge> merges = BpeTrainer.train(wordCounts(corpus), alphabet, vocabSize - min);
+            List<BpeTrainer.Merge> merges = BpeTrainer.train(wordCounts(prose, words), alphabet, vocabSize - min);
             for (BpeTrainer.Merge m : merges) {
                 tokens.putIfAbsent(m.result(), tokens.size());
             }
@@ -233,9 +239,12 @@ public final class TokenizerFiles {
             return new PresetVocabulary(tokens, merges);
         }
 
-        private static Map<List<String>, Long> wordCounts(String corpus) {
+        private static Map<List<String>, Long> wordCounts(String prose, String words) {
             Map<List<String>, Long> counts = new HashMap<>();
-            for (String piece : ByteLevel.split(corpus)) {
+            for (String piece : ByteLevel.split(prose)) {
+                counts.merge(ByteLevel.symbols(piece), PROSE_WEIGHT, Long::sum);
+            }
+            for (String piece : ByteLevel.split(words)) {
                 counts.merge(ByteLevel.symbols(piece), 1L, Long::sum);
             }
             return counts;

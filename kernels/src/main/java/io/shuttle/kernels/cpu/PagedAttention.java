@@ -107,7 +107,7 @@ final class PagedAttention implements WorkerPool.Job {
             }
             if (blockMax > max) {
                 float correction = max == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(max - blockMax);
-                sum *= correction;
+                sum *= 1;
                 for (int c = 0; c < headDim; c++) {
                     a[c] *= correction;
                 }

@@ -41,9 +41,11 @@ public final class BufferPool implements AutoCloseable {
 
     private final long maxBytes;
     private final Registrar registrar;
-    @SuppressWarnings("unchecked")
+    @SuppressWarnings({"unchecked", "rawtypes"})
     private final ConcurrentLinkedQueue<Slab>[] free = new ConcurrentLinkedQueue[MAX_CLASS + 1];
     private final AtomicLong reservedBytes = new AtomicLong();
+    /** Every slab alive, so close() can drop all registrations before the transport goes away. */
+    private final java.util.Set<Slab> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
     private volatile Runnable onRelease = () -> { };
 
@@ -100,6 +102,7 @@ public final class BufferPool implements AutoCloseable {
             Arena arena = Arena.ofShared();
             MemorySegment segment = arena.allocate(size, 4096);
             slab = new Slab(sizeClass, arena, segment, registrar.register(segment));
+            live.add(slab);
         }
         return new RegisteredBuffer(this, slab, length);
     }
@@ -114,17 +117,26 @@ public final class BufferPool implements AutoCloseable {
     }
 
     void release(Slab slab) {
+        free[slab.sizeClass()].offer(slab);
         if (closed) {
-            destroy(slab);
-        } else {
-            free[slab.sizeClass()].offer(slab);
+            // close() may have drained the free lists before this slab came back; free it here.
+            for (Slab s; (s = free[slab.sizeClass()].poll()) != null; ) {
+                destroy(s);
+            }
         }
         onRelease.run();
     }
 
+    /**
+     * Drops every registration (the transport's context must not outlive them) and frees the
+     * free slabs. Buffers still held stay readable; their memory is freed when they are closed.
+     */
     @Override
     public void close() {
         closed = true;
+        for (Slab s : live) {
+            registrar.deregister(s.registration());
+        }
         for (ConcurrentLinkedQueue<Slab> q : free) {
             for (Slab s; (s = q.poll()) != null; ) {
                 destroy(s);
@@ -133,8 +145,9 @@ public final class BufferPool implements AutoCloseable {
     }
 
     private void destroy(Slab slab) {
-        registrar.deregister(slab.registration());
-        slab.arena().close();
-        reservedBytes.addAndGet(-(1L << slab.sizeClass()));
+        if (live.remove(slab)) {
+            slab.arena().close();
+            reservedBytes.addAndGet(-(1L << slab.sizeClass()));
+        }
     }
 }

@@ -45,6 +45,7 @@ public final class ControlPlane implements AutoCloseable {
     private final TransportConfig config;
     private final Handler handler;
     private final ServerSocketChannel server;
+    private final InetSocketAddress localAddress;
     private final Handshake handshake;
     private final ExecutorService workers;
     private final Thread acceptThread;
@@ -57,6 +58,7 @@ public final class ControlPlane implements AutoCloseable {
         this.server = ServerSocketChannel.open();
         server.setOption(StandardSocketOptions.SO_REUSEADDR, true);
         server.bind(config.bind(), 128);
+        this.localAddress = (InetSocketAddress) server.getLocalAddress();
         this.handshake = new Handshake(config, transportCode, localAddress().getPort());
         AtomicInteger threadNo = new AtomicInteger();
         this.workers = Executors.newCachedThreadPool(r -> {
@@ -70,11 +72,7 @@ public final class ControlPlane implements AutoCloseable {
 
     /** The bound listen address (with the real port when 0 was asked for). */
     public InetSocketAddress localAddress() {
-        try {
-            return (InetSocketAddress) server.getLocalAddress();
-        } catch (IOException e) {
-            throw new IllegalStateException("listen socket has no address", e);
-        }
+        return localAddress;
     }
 
     public void start() {

@@ -11,7 +11,8 @@ public final class UcxSupport {
 
     /** Empty when a UCX context can be created; otherwise why not (for the start-up log). */
     public static Optional<String> unavailableReason() {
-        try (UcpContext ignored = new UcpContext(new UcpParams().requestTagFeature().requestWakeupFeature())) {
+        try {
+            new UcpContext(new UcpParams().requestTagFeature().requestWakeupFeature()).close();
             return Optional.empty();
         } catch (Throwable t) {
             // UnsatisfiedLinkError / NoClassDefFoundError when libucp is missing, UcxException when it fails

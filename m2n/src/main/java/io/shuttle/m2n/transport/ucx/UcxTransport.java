@@ -77,7 +77,8 @@ public final class UcxTransport implements Transport {
     /** One inbound link: receives in flight into pooled buffers. */
     private static final class InLink {
         final Link link;
-        final Set<UcpRequest> receiving = new LinkedHashSet<>();
+        // Identity set: jucx clears a request's native id on completion, which breaks its hashCode.
+        final Set<UcpRequest> receiving = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
 
         InLink(Link link) {
             this.link = link;
@@ -347,7 +348,7 @@ public final class UcxTransport implements Transport {
             @Override
             public void onSuccess(UcpRequest request) {
                 deferred.add(() -> {
-                    in.receiving.remove(request);
+                    in.receiving.remove(self[0]);
                     if (inLinks.get(sessionOf(tag)) == in) {
                         events.onMessage(in.link, header, payload);
                     } else {
@@ -403,7 +404,9 @@ public final class UcxTransport implements Transport {
             inLinks.remove(linkId);
             liveness.forget(linkId);
             for (UcpRequest r : new ArrayList<>(in.receiving)) {
-                worker.cancelRequest(r);
+                if (!r.isCompleted()) {
+                    worker.cancelRequest(r);
+                }
             }
             events.onLinkDown(in.link, status, why);
         }
@@ -461,7 +464,9 @@ public final class UcxTransport implements Transport {
         outLinks.clear();
         for (InLink in : inLinks.values()) {
             for (UcpRequest r : in.receiving) {
-                worker.cancelRequest(r);
+                if (!r.isCompleted()) {
+                    worker.cancelRequest(r);
+                }
             }
         }
         inLinks.clear();

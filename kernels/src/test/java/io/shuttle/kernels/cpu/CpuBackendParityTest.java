@@ -1,0 +1,293 @@
+package io.shuttle.kernels.cpu;
+
+import io.shuttle.kernels.Backend;
+import io.shuttle.kernels.DType;
+import io.shuttle.kernels.PagedAttentionMeta;
+import io.shuttle.kernels.Tensor;
+import io.shuttle.kernels.scalar.ScalarBackend;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.Random;
+
+import static io.shuttle.kernels.Fixtures.assertClose;
+import static io.shuttle.kernels.Fixtures.assertSameBits;
+import static io.shuttle.kernels.Fixtures.assertSameInts;
+import static io.shuttle.kernels.Fixtures.copyOf;
+import static io.shuttle.kernels.Fixtures.ints;
+import static io.shuttle.kernels.Fixtures.random;
+import static io.shuttle.kernels.Fixtures.shuffledBlocks;
+
+/**
+ * Every CpuBackend operation against the ScalarBackend oracle on seeded random inputs, with one
+ * thread (everything inline) and with three (uneven static splits, the parallel paths). Sizes
+ * are odd on purpose: k not a multiple of the vector length, row counts not multiples of the
+ * 4-row register tiles, k larger than the GEMM's k-block.
+ */
+class CpuBackendParityTest {
+
+    private static ScalarBackend oracle;
+    private static CpuBackend[] cpus;
+
+    @BeforeAll
+    static void start() {
+        oracle = new ScalarBackend();
+        cpus = new CpuBackend[] {new CpuBackend(1), new CpuBackend(3)};
+    }
+
+    @AfterAll
+    static void stop() {
+        oracle.close();
+        for (CpuBackend cpu : cpus) {
+            cpu.close();
+        }
+    }
+
+    /** The f32 sum-order difference grows like √k; 1e-6 per √k, relative to 1 + |value|. */
+    private static double dotTolerance(long k) {
+        return 1e-6 * Math.sqrt(k) + 1e-6;
+    }
+
+    @Test
+    void matmulAllWeightTypesAndOddSizes() {
+        Random rnd = new Random(1);
+        int[][] mk = {{13, 37}, {70, 100}, {9, 1100}, {300, 200}};
+        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+            for (int[] s : mk) {
+                for (int n : new int[] {1, 3, 17, 64}) {
+                    int m = s[0], k = s[1];
+                    Tensor x = random(oracle, rnd, DType.F32, 1f, n, k);
+                    Tensor w = random(oracle, rnd, dt, 1f, m, k);
+                    Tensor expected = oracle.allocate(DType.F32, n, m);
+                    oracle.matmul(x, w, expected);
+                    for (CpuBackend cpu : cpus) {
+                        Tensor out = cpu.allocate(DType.F32, n, m);
+                        cpu.matmul(copyOf(cpu, x), cpu.prepareWeight(copyOf(cpu, w)), out);
+                        assertClose(expected, out, dotTolerance(k),
+                                "matmul " + dt + " n=" + n + " m=" + m + " k=" + k + " on " + cpu.name());
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void matmulOverwritesPreviousOutput() {
+        Random rnd = new Random(2);
+        Tensor x = random(oracle, rnd, DType.F32, 1f, 5, 1100);
+        Tensor w = random(oracle, rnd, DType.BF16, 1f, 6, 1100);
+        Tensor expected = oracle.allocate(DType.F32, 5, 6);
+        oracle.matmul(x, w, expected);
+        for (CpuBackend cpu : cpus) {
+            Tensor out = random(cpu, rnd, DType.F32, 100f, 5, 6);
+            cpu.matmul(copyOf(cpu, x), copyOf(cpu, w), out);
+            assertClose(expected, out, dotTolerance(1100), "matmul into a dirty buffer on " + cpu.name());
+        }
+    }
+
+    @Test
+    void rmsNormAddSiluMul() {
+        Random rnd = new Random(3);
+        int[][] shapes = {{1, 37}, {5, 1000}, {40, 1003}};
+        for (int[] s : shapes) {
+            Tensor x = random(oracle, rnd, DType.F32, 3f, s[0], s[1]);
+            Tensor y = random(oracle, rnd, DType.F32, 3f, s[0], s[1]);
+            for (DType wt : new DType[] {DType.F32, DType.BF16}) {
+                Tensor weight = random(oracle, rnd, wt, 2f, s[1]);
+                Tensor expected = oracle.allocate(DType.F32, s[0], s[1]);
+                oracle.rmsNorm(x, weight, 1e-5f, expected);
+                for (CpuBackend cpu : cpus) {
+                    Tensor inPlace = copyOf(cpu, x);
+                    cpu.rmsNorm(inPlace, copyOf(cpu, weight), 1e-5f, inPlace);
+                    assertClose(expected, inPlace, 1e-5, "rmsNorm " + wt + " " + s[0] + "x" + s[1] + " on " + cpu.name());
+                }
+            }
+            Tensor sum = oracle.allocate(DType.F32, s[0], s[1]);
+            oracle.add(x, y, sum);
+            Tensor swiglu = oracle.allocate(DType.F32, s[0], s[1]);
+            oracle.siluMul(x, y, swiglu);
+            for (CpuBackend cpu : cpus) {
+                Tensor a = copyOf(cpu, x);
+                Tensor b = copyOf(cpu, y);
+                Tensor out = cpu.allocate(DType.F32, s[0], s[1]);
+                cpu.add(a, b, out);
+                assertClose(sum, out, 1e-7, "add on " + cpu.name());
+                cpu.siluMul(a, b, b); // aliasing up
+                assertClose(swiglu, b, 2e-6, "siluMul on " + cpu.name());
+            }
+        }
+    }
+
+    @Test
+    void embeddingConvertsEveryBf16AndF16PatternExactly() {
+        for (DType dt : new DType[] {DType.BF16, DType.F16}) {
+            Tensor table = oracle.allocate(dt, 2048, 32);
+            for (int i = 0; i < 65536; i++) {
+                table.data().setAtIndex(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, i, (short) i);
+            }
+            int[] ids = new int[2048];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = i;
+            }
+            for (CpuBackend cpu : cpus) {
+                Tensor out = cpu.allocate(DType.F32, 2048, 32);
+                cpu.embedding(copyOf(cpu, table), ints(cpu, ids, 2048), out);
+                for (int i = 0; i < 65536; i++) {
+                    float expected = dt == DType.BF16 ? Float.intBitsToFloat(i << 16) : Float.float16ToFloat((short) i);
+                    float actual = out.getFloat(i);
+                    boolean same = Float.isNaN(expected)
+                            ? Float.isNaN(actual)
+                            : Float.floatToRawIntBits(expected) == Float.floatToRawIntBits(actual);
+                    if (!same) {
+                        throw new AssertionError(dt + " pattern 0x" + Integer.toHexString(i) + ": expected " + expected
+                                + " but was " + actual + " on " + cpu.name());
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void embeddingOddWidthsAndRepeatedIds() {
+        Random rnd = new Random(4);
+        for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16}) {
+            Tensor table = random(oracle, rnd, dt, 1f, 50, 1030);
+            Tensor ids = ints(oracle, new int[] {49, 0, 7, 7, 13, 2, 31, 49, 1, 0, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+                21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34}, 34);
+            Tensor expected = oracle.allocate(DType.F32, 34, 1030);
+            oracle.embedding(table, ids, expected);
+            for (CpuBackend cpu : cpus) {
+                Tensor out = cpu.allocate(DType.F32, 34, 1030);
+                cpu.embedding(copyOf(cpu, table), copyOf(cpu, ids), out);
+                assertSameBits(expected, out, "embedding " + dt + " on " + cpu.name());
+            }
+        }
+    }
+
+    @Test
+    void rope() {
+        Random rnd = new Random(5);
+        int[][] cases = {{4, 64}, {3, 6}, {8, 128}};
+        for (int[] c : cases) {
+            int heads = c[0], headDim = c[1], n = 37;
+            Tensor x = random(oracle, rnd, DType.F32, 1f, n, (long) heads * headDim);
+            int[] pos = new int[n];
+            for (int i = 0; i < n; i++) {
+                pos[i] = i < 3 ? i : rnd.nextInt(5000);
+            }
+            Tensor positions = ints(oracle, pos, n);
+            Tensor expected = copyOf(oracle, x);
+            oracle.rope(expected, positions, heads, headDim, 1e6f);
+            for (CpuBackend cpu : cpus) {
+                Tensor actual = copyOf(cpu, x);
+                cpu.rope(actual, copyOf(cpu, positions), heads, headDim, 1e6f);
+                assertClose(expected, actual, 1e-6, "rope heads=" + heads + " headDim=" + headDim + " on " + cpu.name());
+            }
+        }
+    }
+
+    @Test
+    void writeKvAndGatherScatterRows() {
+        Random rnd = new Random(6);
+        Tensor k = random(oracle, rnd, DType.F32, 1f, 5, 72);
+        Tensor v = random(oracle, rnd, DType.F32, 1f, 5, 72);
+        Tensor slots = ints(oracle, new int[] {17, 3, 0, 31, 8}, 5);
+        Tensor kc = oracle.allocate(DType.F32, 32, 72);
+        Tensor vc = oracle.allocate(DType.F32, 32, 72);
+        oracle.writeKv(k, v, kc, vc, slots);
+        Tensor src = random(oracle, rnd, DType.F32, 1f, 40, 1001);
+        Tensor index = ints(oracle, shuffledBlocks(rnd, 40), 40);
+        Tensor scale = random(oracle, rnd, DType.F32, 1f, 40);
+        Tensor gathered = oracle.allocate(DType.F32, 40, 1001);
+        oracle.gatherRows(src, index, gathered);
+        Tensor base = random(oracle, rnd, DType.F32, 1f, 50, 1001);
+        Tensor scattered = copyOf(oracle, base);
+        oracle.scatterAddRows(src, index, scale, scattered);
+        for (CpuBackend cpu : cpus) {
+            Tensor kc2 = cpu.allocate(DType.F32, 32, 72);
+            Tensor vc2 = cpu.allocate(DType.F32, 32, 72);
+            cpu.writeKv(copyOf(cpu, k), copyOf(cpu, v), kc2, vc2, copyOf(cpu, slots));
+            assertSameBits(kc, kc2, "writeKv k on " + cpu.name());
+            assertSameBits(vc, vc2, "writeKv v on " + cpu.name());
+            Tensor g = cpu.allocate(DType.F32, 40, 1001);
+            cpu.gatherRows(copyOf(cpu, src), copyOf(cpu, index), g);
+            assertSameBits(gathered, g, "gatherRows on " + cpu.name());
+            Tensor s = copyOf(cpu, base);
+            cpu.scatterAddRows(copyOf(cpu, src), copyOf(cpu, index), copyOf(cpu, scale), s);
+            assertClose(scattered, s, 1e-6, "scatterAddRows on " + cpu.name());
+        }
+    }
+
+    @Test
+    void routerTopKPicksTheSameExperts() {
+        Random rnd = new Random(7);
+        int[][] cases = {{37, 8, 2}, {5, 60, 4}, {3, 8, 8}, {2, 1, 1}};
+        for (int[] c : cases) {
+            int n = c[0], experts = c[1], k = c[2];
+            Tensor logits = random(oracle, rnd, DType.F32, 4f, n, experts);
+            Tensor ids = oracle.allocate(DType.I32, n, k);
+            Tensor weights = oracle.allocate(DType.F32, n, k);
+            oracle.routerTopK(logits, k, ids, weights);
+            for (CpuBackend cpu : cpus) {
+                Tensor ids2 = cpu.allocate(DType.I32, n, k);
+                Tensor weights2 = cpu.allocate(DType.F32, n, k);
+                cpu.routerTopK(copyOf(cpu, logits), k, ids2, weights2);
+                assertSameInts(ids, ids2, "routerTopK ids " + n + "x" + experts + " k=" + k + " on " + cpu.name());
+                assertSameBits(weights, weights2, "routerTopK weights on " + cpu.name());
+            }
+        }
+    }
+
+    @Test
+    void pagedAttentionGqaAndMhaOverScatteredBlocks() {
+        attentionCase(new Random(8), 8, 2, 40, 4);   // GQA, headDim with a scalar tail, small blocks
+        attentionCase(new Random(9), 4, 4, 64, 16);  // MHA, one vector of scores per block
+        attentionCase(new Random(10), 6, 1, 16, 5);  // multi-query, odd block size
+    }
+
+    private void attentionCase(Random rnd, int numHeads, int numKvHeads, int headDim, int blockSize) {
+        int[] lengths = {1, 7, 23, 40};
+        int maxBlocks = (40 + blockSize - 1) / blockSize + 1;
+        int numBlocks = lengths.length * maxBlocks;
+        int[] pool = shuffledBlocks(rnd, numBlocks);
+        int[] table = new int[lengths.length * maxBlocks];
+        for (int s = 0; s < lengths.length; s++) {
+            for (int b = 0; b < maxBlocks; b++) {
+                table[s * maxBlocks + b] = pool[s * maxBlocks + b];
+            }
+        }
+        // Decode rows for every sequence, then the whole prefill of sequence 2 (positions 0..22).
+        int n = lengths.length + lengths[2];
+        int[] seq = new int[n];
+        int[] pos = new int[n];
+        for (int s = 0; s < lengths.length; s++) {
+            seq[s] = s;
+            pos[s] = lengths[s] - 1;
+        }
+        for (int p = 0; p < lengths[2]; p++) {
+            seq[lengths.length + p] = 2;
+            pos[lengths.length + p] = p;
+        }
+        long kvDim = (long) numKvHeads * headDim;
+        Tensor kc = random(oracle, rnd, DType.F32, 1f, (long) numBlocks * blockSize, kvDim);
+        Tensor vc = random(oracle, rnd, DType.F32, 1f, (long) numBlocks * blockSize, kvDim);
+        Tensor q = random(oracle, rnd, DType.F32, 2f, n, (long) numHeads * headDim);
+        Tensor expected = oracle.allocate(DType.F32, n, (long) numHeads * headDim);
+        PagedAttentionMeta meta = meta(oracle, table, lengths.length, maxBlocks, blockSize, seq, pos);
+        oracle.pagedAttention(q, kc, vc, meta, numHeads, numKvHeads, headDim, expected);
+        for (CpuBackend cpu : cpus) {
+            Tensor out = cpu.allocate(DType.F32, n, (long) numHeads * headDim);
+            cpu.pagedAttention(copyOf(cpu, q), copyOf(cpu, kc), copyOf(cpu, vc),
+                    meta(cpu, table, lengths.length, maxBlocks, blockSize, seq, pos), numHeads, numKvHeads, headDim, out);
+            assertClose(expected, out, 2e-6, "pagedAttention heads=" + numHeads + "/" + numKvHeads + " headDim="
+                    + headDim + " blockSize=" + blockSize + " on " + cpu.name());
+        }
+    }
+
+    private static PagedAttentionMeta meta(Backend be, int[] table, int seqs, int maxBlocks, int blockSize,
+                                           int[] seq, int[] pos) {
+        return new PagedAttentionMeta(ints(be, table, seqs, maxBlocks), blockSize, ints(be, seq, seq.length),
+                ints(be, pos, pos.length));
+    }
+}
