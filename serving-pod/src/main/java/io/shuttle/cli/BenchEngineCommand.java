@@ -6,7 +6,6 @@ import io.shuttle.engine.EngineBench;
 import io.shuttle.kernels.Backend;
 import io.shuttle.kernels.cpu.MemoryBandwidth;
 import io.shuttle.model.Checkpoint;
-import io.shuttle.model.ConsoleProgress;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -64,8 +63,7 @@ final class BenchEngineCommand implements Callable<Integer> {
         try (Checkpoint ckpt = Checkpoint.open(dir); Backend backend = engine.backend()) {
             int batchTokens = Math.max(512, Math.min(8192, maxBatch * promptTokens));
             try (Engine eng = new Engine(ckpt, backend, engine.engineOptions(ckpt.config(), batchTokens, maxBatch))) {
-                // Touch every weight page once so the first timed step does not pay page faults.
-                ckpt.prefaultMapped(ConsoleProgress.stderr("warming weights"));
+                engine.warm(ckpt);
                 EngineBench bench = new EngineBench(eng);
                 long bytesPerStep = bench.weightBytesPerDecodeStep();
                 long llc = lastLevelCacheBytes();

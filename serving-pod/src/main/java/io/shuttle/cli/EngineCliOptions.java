@@ -3,7 +3,10 @@ package io.shuttle.cli;
 import io.shuttle.engine.EngineOptions;
 import io.shuttle.kernels.Backend;
 import io.shuttle.kernels.cpu.CpuBackend;
+import io.shuttle.model.Checkpoint;
+import io.shuttle.model.ConsoleProgress;
 import io.shuttle.model.ModelConfig;
+import io.shuttle.model.ProgressListener;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -26,6 +29,19 @@ final class EngineCliOptions {
     @Option(names = "--kv-blocks", paramLabel = "N", defaultValue = "4096",
             description = "KV cache blocks of 16 tokens (default: ${DEFAULT-VALUE}).")
     int kvBlocks;
+
+    /** Weights above this size show a progress line while they are paged in. */
+    private static final long PROGRESS_THRESHOLD = 64L << 20;
+
+    /**
+     * Pages in every mapped weight once (after the engine mapped them), so the first request does
+     * not pay the page faults; large checkpoints show progress on stderr.
+     */
+    static void warm(Checkpoint ckpt) {
+        ProgressListener progress = ckpt.mappedBytes() >= PROGRESS_THRESHOLD
+                ? ConsoleProgress.stderr("loading weights") : ProgressListener.none();
+        ckpt.prefault(progress);
+    }
 
     Path modelDir() {
         if (!Files.isDirectory(model)) {

@@ -89,6 +89,7 @@ final class GenerateCommand implements Callable<Integer> {
             int longest = prompts.stream().mapToInt(p -> p.length).max().orElse(1);
             int batchTokens = Math.max(512, Math.min(4096, prompts.size() * longest));
             try (Engine eng = new Engine(ckpt, backend, engine.engineOptions(ckpt.config(), batchTokens, Math.max(prompts.size(), 1)))) {
+                EngineCliOptions.warm(ckpt);
                 List<GenerationResult> results = eng.generate(prompts, params, dump != null);
                 print(results, tokenizer);
             }

@@ -37,14 +37,6 @@ import picocli.CommandLine.Spec;
         subcommands = {ModelCommand.Init.class, ModelCommand.Info.class})
 public final class ModelCommand implements Runnable {
 
-    @Spec
-    CommandSpec spec;
-
-    @Override
-    public void run() {
-        throw new ParameterException(spec.commandLine(), "missing sub-command: init or info");
-    }
-
     /** Only our own output file names are removed by --force; anything else in the folder stays. */
     private static final Pattern OWN_FILES = Pattern.compile(
             "config\\.json|model\\.safetensors|model-\\d{5}-of-\\d{5}\\.safetensors|model\\.safetensors\\.index\\.json"
@@ -52,6 +44,14 @@ public final class ModelCommand implements Runnable {
 
     /** Weights above this size get a progress line. */
     private static final long PROGRESS_THRESHOLD = 32L << 20;
+
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new ParameterException(spec.commandLine(), "missing sub-command: init or info");
+    }
 
     @Command(name = "init", mixinStandardHelpOptions = true,
             description = "Write a deterministic random-weight Mixtral checkpoint: config.json, model.safetensors "

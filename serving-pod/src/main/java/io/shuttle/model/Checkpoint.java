@@ -28,7 +28,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * try (Checkpoint ckpt = Checkpoint.open(dir)) {
  *     ModelConfig c = ckpt.config();
  *     Tensor q = ckpt.tensor(MixtralNames.qProj(0), c.qDim(), c.hiddenSize());   // mapped now, shape checked
- *     ckpt.prefaultMapped(ConsoleProgress.stderr("loading weights"));           // optional warm-up
+ *     ckpt.prefault(ConsoleProgress.stderr("loading weights"));                 // optional warm-up
  * }
  * }</pre>
  *
@@ -190,7 +190,7 @@ public final class Checkpoint implements AutoCloseable {
     }
 
     /** {@link #prefault(Collection, ProgressListener)} over every tensor mapped so far. */
-    public long prefaultMapped(ProgressListener progress) {
+    public long prefault(ProgressListener progress) {
         checkOpen();
         return prefault(List.copyOf(mapped.values()), progress);
     }

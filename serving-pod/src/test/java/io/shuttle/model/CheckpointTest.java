@@ -260,7 +260,7 @@ class CheckpointTest {
                 ckpt.tensor(MixtralNames.expertW1(0, e));
             }
             List<long[]> calls = new ArrayList<>();
-            long touched = ckpt.prefaultMapped((done, total) -> calls.add(new long[] {done, total}));
+            long touched = ckpt.prefault((done, total) -> calls.add(new long[] {done, total}));
             assertEquals(ckpt.mappedBytes(), touched);
             assertArrayEquals(new long[] {touched, touched}, calls.getLast());
             assertEquals(0, calls.getFirst()[0]);

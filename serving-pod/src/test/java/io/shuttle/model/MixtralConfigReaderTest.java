@@ -66,6 +66,29 @@ class MixtralConfigReaderTest {
         }
     }
 
+    /** The published Mixtral-8x7B-v0.1 config.json; its known size is 46.7B parameters, 93.4 GB in bf16. */
+    @Test
+    void mixtral8x7bConfig() throws IOException {
+        write("""
+                {
+                  "architectures": ["MixtralForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 1,
+                  "eos_token_id": 2, "hidden_act": "silu", "hidden_size": 4096, "initializer_range": 0.02,
+                  "intermediate_size": 14336, "max_position_embeddings": 32768, "model_type": "mixtral",
+                  "num_attention_heads": 32, "num_experts_per_tok": 2, "num_hidden_layers": 32,
+                  "num_key_value_heads": 8, "num_local_experts": 8, "output_router_logits": false,
+                  "rms_norm_eps": 1e-05, "rope_theta": 1000000.0, "router_aux_loss_coef": 0.02,
+                  "sliding_window": null, "tie_word_embeddings": false, "torch_dtype": "bfloat16",
+                  "transformers_version": "4.36.0.dev0", "use_cache": true, "vocab_size": 32000
+                }
+                """);
+        ModelConfig c = MixtralConfigReader.read(dir);
+        assertEquals(128, c.headDim());
+        assertEquals(1024, c.kvDim());
+        assertEquals(1e-5f, c.rmsNormEps());
+        assertEquals(32 * (4 + 1 + 8 * 3 + 2) + 3, MixtralLayout.tensors(c).size());
+        assertEquals(46_702_792_704L, MixtralLayout.parameterCount(c));
+    }
+
     @Test
     void minimalConfigGetsDefaults() throws IOException {
         write("""

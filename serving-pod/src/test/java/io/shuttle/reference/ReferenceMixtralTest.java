@@ -108,7 +108,7 @@ class ReferenceMixtralTest {
         double[][] embed = grid(3, 4, 1);
         double[] g1 = gridVector(4, 2);
         double[][] wq = grid(4, 4, 3), wk = grid(2, 4, 4), wv = grid(2, 4, 5), wo = grid(4, 4, 6);
-        double[] g2 = gridVector(4, 7);
+        double[] g2 = gridVector(4, 4);
         double[][] gate = grid(3, 4, 8);
         double[][][] w1 = new double[3][][], w2 = new double[3][][], w3 = new double[3][][];
         for (int e = 0; e < 3; e++) {
@@ -118,6 +118,8 @@ class ReferenceMixtralTest {
         }
         double[] gf = gridVector(4, 20);
         double[][] lm = grid(3, 4, 21);
+        assertFalse(Arrays.equals(g1, g2) || Arrays.equals(g1, gf) || Arrays.equals(g2, gf),
+                "the three norms must differ, or a mix-up between them would go unnoticed");
         w.put("model.embed_tokens.weight", tensor(embed));
         w.put("model.layers.0.input_layernorm.weight", tensor(g1));
         w.put("model.layers.0.self_attn.q_proj.weight", tensor(wq));
@@ -410,7 +412,7 @@ class ReferenceMixtralTest {
         return m;
     }
 
-    /** Norm weights near 1: 1 + a multiple of 1/8. */
+    /** Norm weights near 1: 1 + a multiple of 1/8; salts that differ mod 5 give different vectors. */
     private static double[] gridVector(int n, int salt) {
         double[] v = new double[n];
         for (int i = 0; i < n; i++) {

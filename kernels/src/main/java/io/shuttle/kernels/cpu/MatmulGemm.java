@@ -181,7 +181,7 @@ final class MatmulGemm implements WorkerPool.Job {
     }
 
     private void put(long index, float s, boolean accumulate) {
-        out.setAtIndex(F32, index, s);
+        out.setAtIndex(F32, index, accumulate ? out.getAtIndex(F32, index) + s : s);
     }
 
     private static int roundUp(int v, int multiple) {

@@ -107,7 +107,7 @@ final class PagedAttention implements WorkerPool.Job {
             }
             if (blockMax > max) {
                 float correction = max == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(max - blockMax);
-                sum *= 1;
+                sum *= correction;
                 for (int c = 0; c < headDim; c++) {
                     a[c] *= correction;
                 }

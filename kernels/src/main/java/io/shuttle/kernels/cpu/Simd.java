@@ -64,7 +64,7 @@ final class Simd {
         VectorMask<Integer> infOrNan = exponent.eq(0x7C00);
         VectorMask<Integer> zeroOrSubnormal = exponent.eq(0);
         IntVector bits = magnitude.add(112 << 23).add(112 << 23, infOrNan);
-        IntVector small = magnitude.add(113 << 23).reinterpretAsFloats().sub(0x1p-13f).reinterpretAsInts();
+        IntVector small = magnitude.add(113 << 23).reinterpretAsFloats().sub(0x1p-14f).reinterpretAsInts();
         bits = bits.blend(small, zeroOrSubnormal);
         return bits.or(h.and(0x8000).lanewise(VectorOperators.LSHL, 16)).reinterpretAsFloats();
     }

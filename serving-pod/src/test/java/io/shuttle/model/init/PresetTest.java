@@ -80,6 +80,21 @@ class PresetTest {
         assertFalse(java.util.Arrays.equals(a, Files.readAllBytes(dir.resolve("c/model.safetensors"))));
     }
 
+    @Test
+    void staticWriteProducesTheWholeFolder() throws IOException {
+        Path out = dir.resolve("whole");
+        GenerationSummary summary = CheckpointGenerator.write(Preset.tiny().config(), 1, DType.F16, out);
+        assertEquals(List.of("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"),
+                summary.files().stream().map(p -> p.getFileName().toString()).toList());
+        for (Path f : summary.files()) {
+            assertTrue(Files.size(f) > 0, f.toString());
+        }
+        assertEquals(Preset.tiny().parameterCount() * 2, summary.tensorBytes());
+        try (Checkpoint ckpt = Checkpoint.open(out)) {
+            assertEquals(DType.F16, ckpt.info(MixtralNames.embedTokens()).dtype());
+        }
+    }
+
     /** Values depend on (seed, name) only: the same tensor in a bigger model is identical. */
     @Test
     void tensorValuesDoNotDependOnTheRestOfTheModel() {
