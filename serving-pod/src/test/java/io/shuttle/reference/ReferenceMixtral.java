@@ -138,6 +138,40 @@ public final class ReferenceMixtral {
         return new Generation(ids, stepLogits, stepLogits[0].clone());
     }
 
+    /**
+     * The router's softmax probabilities {@code [layer][position][expert]} for {@code tokens}, so engine tests can
+     * tell a real routing bug from a near-tie that float32 arithmetic may legitimately resolve the other way.
+     */
+    public double[][][] routerProbabilities(int[] tokens) {
+        double[][][] probs = new double[layers.length][tokens.length][];
+        double[][] x = embed(tokens);
+        for (int l = 0; l < layers.length; l++) {
+            x = decoderLayer(layers[l], x, probs[l]);
+        }
+        return probs;
+    }
+
+    /**
+     * The smallest gap, over all layers and positions, between the k-th and (k+1)-th largest router probability
+     * (k = num_experts_per_tok); {@code +Infinity} when every expert is selected. Below roughly 1e-5 a float32
+     * engine may pick a different expert set than this reference without either being wrong.
+     */
+    public double minRoutingMargin(int[] tokens) {
+        if (config.topK() == config.experts()) {
+            return Double.POSITIVE_INFINITY;
+        }
+        double min = Double.POSITIVE_INFINITY;
+        for (double[][] layer : routerProbabilities(tokens)) {
+            for (double[] p : layer) {
+                double[] sorted = p.clone();
+                Arrays.sort(sorted);
+                int kth = sorted.length - config.topK();
+                min = Math.min(min, sorted[kth] - sorted[kth - 1]);
+            }
+        }
+        return min;
+    }
+
     /** Index of the largest value; the first (lowest index) wins ties. */
     static int argmax(double[] values) {
         int best = 0;
@@ -151,6 +185,18 @@ public final class ReferenceMixtral {
 
     /** MixtralModel.forward: embed_tokens, the decoder layers, then the final norm. Positions are 0..len-1. */
     private double[][] finalHiddenStates(int[] tokens) {
+        double[][] x = embed(tokens);
+        for (Layer layer : layers) {
+            x = decoderLayer(layer, x, null);
+        }
+        for (int t = 0; t < x.length; t++) {
+            x[t] = rmsNorm(x[t], finalNorm, config.eps()); // self.norm
+        }
+        return x;
+    }
+
+    /** MixtralModel.embed_tokens (nn.Embedding): row {@code token} of the embedding matrix, per position. */
+    private double[][] embed(int[] tokens) {
         if (tokens.length == 0) {
             throw new IllegalArgumentException("token sequence is empty");
         }
@@ -160,13 +206,7 @@ public final class ReferenceMixtral {
                 throw new IllegalArgumentException("token id " + tokens[t] + " at position " + t
                         + " is outside the vocabulary [0, " + config.vocab() + ")");
             }
-            x[t] = embedTokens[tokens[t]].clone(); // nn.Embedding lookup
-        }
-        for (Layer layer : layers) {
-            x = decoderLayer(layer, x);
-        }
-        for (int t = 0; t < x.length; t++) {
-            x[t] = rmsNorm(x[t], finalNorm, config.eps()); // self.norm
+            x[t] = embedTokens[tokens[t]].clone();
         }
         return x;
     }
@@ -174,8 +214,10 @@ public final class ReferenceMixtral {
     /**
      * MixtralDecoderLayer.forward: {@code h = x + self_attn(input_layernorm(x))};
      * {@code out = h + block_sparse_moe(post_attention_layernorm(h))}.
+     *
+     * @param routerProbs when not null, receives each position's router softmax ({@code [position][expert]})
      */
-    private double[][] decoderLayer(Layer layer, double[][] x) {
+    private double[][] decoderLayer(Layer layer, double[][] x, double[][] routerProbs) {
         int len = x.length;
         double[][] normed = new double[len][];
         for (int t = 0; t < len; t++) {
@@ -189,6 +231,9 @@ public final class ReferenceMixtral {
         double[][] out = new double[len][];
         for (int t = 0; t < len; t++) {
             double[] moeIn = rmsNorm(h[t], layer.postAttentionNorm(), config.eps());
+            if (routerProbs != null) {
+                routerProbs[t] = softmax(linear(layer.gate(), moeIn));
+            }
             out[t] = add(h[t], moe(layer, moeIn));
         }
         return out;

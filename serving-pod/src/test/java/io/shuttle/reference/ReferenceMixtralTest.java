@@ -363,6 +363,32 @@ class ReferenceMixtralTest {
     }
 
     @Test
+    void routerProbabilitiesAreTheSoftmaxTheMoeUses() {
+        Spec spec = TestCheckpoints.TOP2;
+        ReferenceMixtral model = ReferenceMixtral.load(TestCheckpoints.write(tmp.resolve("r"), spec, 3, DType.F32));
+        int[] tokens = randomTokens(16, spec.vocab(), 13);
+        double[][][] probs = model.routerProbabilities(tokens);
+        assertEquals(spec.layers(), probs.length);
+        double min = Double.POSITIVE_INFINITY;
+        for (double[][] layer : probs) {
+            assertEquals(tokens.length, layer.length);
+            for (double[] p : layer) {
+                assertEquals(spec.experts(), p.length);
+                assertEquals(1.0, Arrays.stream(p).sum(), 1e-12);
+                double[] sorted = p.clone();
+                Arrays.sort(sorted);
+                min = Math.min(min, sorted[spec.experts() - 2] - sorted[spec.experts() - 3]);
+            }
+        }
+        assertEquals(min, model.minRoutingMargin(tokens), 0);
+        assertTrue(min > 0);
+        // Top-k over all experts has no decision to get wrong.
+        ReferenceMixtral all = ReferenceMixtral.load(TestCheckpoints.write(tmp.resolve("all"),
+                spec.withTopK(spec.experts()), 3, DType.F32));
+        assertEquals(Double.POSITIVE_INFINITY, all.minRoutingMargin(tokens));
+    }
+
+    @Test
     void largestPresetGreedyIsFastEnoughForEngineTests() {
         Spec spec = TestCheckpoints.MIXTRAL_SHAPED;
         ReferenceMixtral model = ReferenceMixtral.load(TestCheckpoints.write(tmp.resolve("big"), spec, 81, DType.BF16));
