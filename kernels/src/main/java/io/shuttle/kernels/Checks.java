@@ -91,6 +91,11 @@ public final class Checks {
         if (!(theta > 0) || Float.isInfinite(theta)) {
             throw fail("rope: theta must be a finite positive number, got " + theta);
         }
+        for (long i = 0, n = positions.numel(); i < n; i++) {
+            if (positions.getInt(i) < 0) {
+                throw fail("rope: positions[" + i + "] = " + positions.getInt(i) + " is negative");
+            }
+        }
     }
 
     public static void writeKv(Tensor k, Tensor v, Tensor kCache, Tensor vCache, Tensor slots) {

@@ -110,6 +110,7 @@ class ChecksTest {
             rejects(() -> be.pagedAttention(q, cache, cache, ok, 4, 1, 4, out), "pagedAttention: q rows have 8");
             rejects(() -> be.rope(q, ints(be, new int[] {0}, 1), 2, 3, 1e4f), "rope: ", "headDim positive and even");
             rejects(() -> be.rope(q, ints(be, new int[] {0, 1}, 2), 2, 4, 1e4f), "rope: positions has 2 entries");
+            rejects(() -> be.rope(q, ints(be, new int[] {-3}, 1), 2, 4, 1e4f), "rope: positions[0] = -3 is negative");
         }
     }
 

@@ -34,7 +34,9 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>Threading: one progress thread owns the transport. {@link #send}, {@link #collect} and
  * {@link #close} may be called from any thread; they hand work to the progress thread through a
  * lock-free queue. Futures complete on the progress thread, so dependent actions must not block
- * (use the {@code *Async} variants for heavy work).
+ * (use the {@code *Async} variants for heavy work). Posting the next operation from such a
+ * callback is cheap: it needs no wake-up, which is how a latency-bound loop should be written
+ * (see {@code bench.BenchPeer}).
  */
 public final class M2nNode implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(M2nNode.class.getName());
@@ -205,7 +207,8 @@ public final class M2nNode implements AutoCloseable {
             return false;
         }
         submissions.add(task);
-        if (sleeping) {
+        // From a callback on the progress thread the loop drains the queue next; no wake-up needed.
+        if (sleeping && Thread.currentThread() != progressThread) {
             transport.wakeup();
         }
         return true;

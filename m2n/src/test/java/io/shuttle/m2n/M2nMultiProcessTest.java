@@ -52,7 +52,7 @@ class M2nMultiProcessTest {
     void twoSendersThreeReceiversManyRoundsEveryByteChecked(TransportKind kind) throws Exception {
         require(kind);
         String t = kind.name().toLowerCase();
-        int rounds = 18;
+        int rounds = 12;
         Map<Integer, Integer> recvPorts = new java.util.TreeMap<>();
         List<ChildJvm> receivers = new ArrayList<>();
         for (int r = 10; r < 13; r++) {

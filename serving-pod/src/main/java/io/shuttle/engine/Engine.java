@@ -12,10 +12,9 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The monolithic engine: one process holding the attention stage and every expert. It
- * generates for a batch of prompts at once: each step schedules, under one token budget, the
- * next chunk of every unfinished sequence (whole or chunked prompts, then one token each),
- * runs one forward pass and samples.
+ * The monolithic engine: one process holding the attention stage and every expert. The
+ * {@link Scheduler} does continuous batching; each {@link #step()} runs one forward pass over
+ * the scheduled chunks (whole or chunked prompts, decode tokens) and samples.
  */
 public final class Engine implements AutoCloseable {
     private final ModelConfig config;
@@ -26,6 +25,7 @@ public final class Engine implements AutoCloseable {
     private final ModelRunner runner;
     private final BlockAllocator allocator;
     private final Sampler sampler;
+    private final Scheduler scheduler;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment hostLogits;
     private final AttentionWeights attentionWeights;
@@ -42,6 +42,8 @@ public final class Engine implements AutoCloseable {
         this.runner = new ModelRunner(attention, experts, backend, options);
         this.allocator = new BlockAllocator(options.kvBlocks(), options.blockSize());
         this.sampler = new Sampler(config.vocabSize());
+        this.scheduler = new Scheduler(new SchedulerConfig(options.maxBatchTokens(), options.maxLogitRows(),
+                options.maxWaiting(), 1, options.maxModelLen()), allocator, config.vocabSize(), config.eosTokenId());
         this.hostLogits = arena.allocate((long) options.maxLogitRows() * config.vocabSize() * Float.BYTES, 64);
     }
 
@@ -77,100 +79,137 @@ public final class Engine implements AutoCloseable {
         return backend;
     }
 
+    /** The scheduler: submit requests from any thread, then drive {@link #step()} on one thread. */
+    public Scheduler scheduler() {
+        return scheduler;
+    }
+
     /**
-     * Generates for every prompt, all in one batch. With {@code recordStepLogits} the full logits
-     * of every step are kept (memory: steps × vocab floats per prompt).
+     * Runs one scheduled step: forward pass, sampling, results to the requests' listeners.
+     * Returns false when there was nothing to run.
+     */
+    public boolean step() {
+        StepPlan plan = scheduler.schedule();
+        if (plan.isEmpty()) {
+            return false;
+        }
+        int rows;
+        try {
+            rows = runner.forward(plan.batch(), hostLogits);
+        } catch (RuntimeException e) {
+            scheduler.failStep(plan, e);
+            throw e;
+        }
+        int[] sampled = new int[rows];
+        for (StepPlan.Chunk c : plan.chunks()) {
+            if (c.logitsRow() < 0) {
+                continue;
+            }
+            Sequence s = c.sequence();
+            RequestListener listener = s.request().listener();
+            if (listener.wantsLogits()) {
+                listener.onLogits(copyRow(c.logitsRow()));
+            }
+            sampled[c.logitsRow()] = sampler.sample(hostLogits, c.logitsRow(), s.request().params(), s.random);
+        }
+        scheduler.update(plan, sampled);
+        return true;
+    }
+
+    /**
+     * Generates for every prompt, all in one batch (continuous batching admits them as KV blocks
+     * allow). Prompt i samples with seed {@code params.seed() + i}. With {@code recordStepLogits}
+     * the full logits of every step are kept (memory: steps × vocab floats per prompt).
      */
     public List<GenerationResult> generate(List<int[]> prompts, SamplingParams params, boolean recordStepLogits) {
-        List<Sequence> seqs = new ArrayList<>(prompts.size());
+        List<Collector> collectors = new ArrayList<>();
         for (int i = 0; i < prompts.size(); i++) {
-            validatePrompt(i, prompts.get(i), params);
-            seqs.add(new Sequence(i, prompts.get(i), params.maxTokens(), params.seed() + i));
+            SamplingParams p = new SamplingParams(params.temperature(), params.topP(), params.topK(),
+                    params.seed() + i, params.maxTokens(), params.ignoreEos());
+            Collector c = new Collector(prompts.get(i), recordStepLogits);
+            // Validate everything before running anything, so a bad prompt fails the call cleanly.
+            validateStandalone(i, prompts.get(i), p);
+            collectors.add(c);
+            c.request = new Request("generate-" + i, prompts.get(i), p, c);
         }
-        float[][] lastLogits = new float[seqs.size()][];
-        List<List<float[]>> stepLogits = new ArrayList<>();
-        for (int i = 0; i < seqs.size(); i++) {
-            stepLogits.add(new ArrayList<>());
-        }
-        StepBatchBuilder builder = new StepBatchBuilder(options.maxBatchTokens(), options.blockSize());
-        List<Sequence> scheduled = new ArrayList<>();
-        int[] takes = new int[seqs.size()];
-        try {
-            while (seqs.stream().anyMatch(s -> !s.isFinished())) {
-                builder.reset();
-                scheduled.clear();
-                schedule(seqs, builder, scheduled, takes);
-                StepBatch batch = builder.build();
-                runner.forward(batch, hostLogits);
-                int row = 0;
-                for (Sequence s : scheduled) {
-                    s.markComputed(takes[s.index]);
-                    if (s.computed() < s.known()) {
-                        continue; // a prefill chunk that did not reach the end: no logits yet
-                    }
-                    if (s.generatedCount() == 0) {
-                        lastLogits[s.index] = copyRow(row);
-                    }
-                    if (recordStepLogits) {
-                        stepLogits.get(s.index).add(copyRow(row));
-                    }
-                    int next = sampler.sample(hostLogits, row, params, s.random);
-                    row++;
-                    s.append(next);
-                    finishIfDone(s, next, params);
+        int next = 0;
+        while (next < collectors.size() || scheduler.hasWork()) {
+            while (next < collectors.size()) {
+                try {
+                    scheduler.submit(collectors.get(next).request);
+                    next++;
+                } catch (Scheduler.QueueFullException full) {
+                    break; // run steps until the queue has room
                 }
             }
-        } finally {
-            for (Sequence s : seqs) {
-                allocator.release(s.blocks);
+            if (!step() && next >= collectors.size() && scheduler.hasWork()) {
+                throw new IllegalStateException("the engine cannot make progress: the KV cache ("
+                        + allocator.totalBlocks() + " blocks) cannot hold a waiting sequence");
             }
         }
-        List<GenerationResult> results = new ArrayList<>(seqs.size());
-        for (Sequence s : seqs) {
-            results.add(new GenerationResult(s.prompt(), s.generated(), s.finishReason(), lastLogits[s.index],
-                    List.copyOf(stepLogits.get(s.index))));
+        List<GenerationResult> results = new ArrayList<>(collectors.size());
+        for (int i = 0; i < collectors.size(); i++) {
+            results.add(collectors.get(i).result(i));
         }
         return results;
     }
 
-    /** Fills the builder with the next chunk of each unfinished sequence, in order, under the budgets. */
-    private void schedule(List<Sequence> seqs, StepBatchBuilder builder, List<Sequence> scheduled, int[] takes) {
-        int logitRows = 0;
-        for (Sequence s : seqs) {
-            if (s.isFinished() || builder.capacityLeft() == 0 || logitRows == options.maxLogitRows()) {
-                continue;
+    /** Gathers one request's output for {@link #generate}. */
+    private static final class Collector implements RequestListener {
+        final int[] prompt;
+        final boolean recordSteps;
+        final List<Integer> tokens = new ArrayList<>();
+        final List<float[]> steps = new ArrayList<>();
+        Request request;
+        float[] lastLogits;
+        FinishReason reason;
+        Exception error;
+
+        Collector(int[] prompt, boolean recordSteps) {
+            this.prompt = prompt;
+            this.recordSteps = recordSteps;
+        }
+
+        @Override
+        public void onToken(int token) {
+            tokens.add(token);
+        }
+
+        @Override
+        public void onFinish(FinishReason r) {
+            reason = r;
+        }
+
+        @Override
+        public void onError(Exception e) {
+            error = e;
+        }
+
+        @Override
+        public boolean wantsLogits() {
+            return true;
+        }
+
+        @Override
+        public void onLogits(float[] logits) {
+            if (lastLogits == null) {
+                lastLogits = logits;
             }
-            int take = Math.min(s.known() - s.computed(), builder.capacityLeft());
-            if (!allocator.ensureCapacity(s.blocks, s.computed() + take)) {
-                break; // no room: the rest waits for blocks freed by finishing sequences
-            }
-            boolean wantLogits = s.computed() + take == s.known();
-            builder.add(s.tokens(), s.computed(), take, s.blocks, wantLogits);
-            takes[s.index] = take;
-            scheduled.add(s);
-            if (wantLogits) {
-                logitRows++;
+            if (recordSteps) {
+                steps.add(logits);
             }
         }
-        if (scheduled.isEmpty()) {
-            throw new IllegalStateException("the KV cache (" + allocator.totalBlocks() + " blocks of "
-                    + allocator.blockSize() + " tokens) cannot hold even one pending sequence; "
-                    + "use fewer or shorter prompts, or a larger cache");
+
+        GenerationResult result(int index) {
+            if (error != null) {
+                throw new IllegalStateException("prompt " + index + " failed: " + error.getMessage(), error);
+            }
+            return new GenerationResult(prompt.clone(), tokens.stream().mapToInt(Integer::intValue).toArray(), reason,
+                    lastLogits, List.copyOf(steps));
         }
     }
 
-    private void finishIfDone(Sequence s, int token, SamplingParams params) {
-        if (!params.ignoreEos() && token == config.eosTokenId()) {
-            s.finish(FinishReason.STOP);
-        } else if (s.generatedCount() >= params.maxTokens() || s.known() >= options.maxModelLen()) {
-            s.finish(FinishReason.LENGTH);
-        }
-        if (s.isFinished()) {
-            allocator.release(s.blocks);
-        }
-    }
-
-    private void validatePrompt(int i, int[] prompt, SamplingParams params) {
+    private void validateStandalone(int i, int[] prompt, SamplingParams params) {
         if (prompt.length == 0) {
             throw new IllegalArgumentException("prompt " + i + " is empty; give at least one token");
         }

@@ -5,9 +5,6 @@ import io.shuttle.kernels.DType;
 import io.shuttle.kernels.Tensor;
 
 import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.SplittableRandom;
 
 /**
@@ -58,78 +55,48 @@ public final class EngineBench {
         }
         int vocab = engine.config().vocabSize();
         SplittableRandom random = new SplittableRandom(seed);
-        List<Sequence> seqs = new ArrayList<>();
+        int[] generated = new int[1];
+        RequestListener counter = new RequestListener() {
+            @Override
+            public void onToken(int token) {
+                generated[0]++;
+            }
+
+            @Override
+            public void onFinish(FinishReason reason) {
+            }
+
+            @Override
+            public void onError(Exception error) {
+                throw new IllegalStateException("benchmark request failed: " + error.getMessage(), error);
+            }
+        };
+        Scheduler scheduler = engine.scheduler();
         for (int i = 0; i < batch; i++) {
             int[] prompt = random.ints(promptTokens, 3, vocab).toArray();
-            seqs.add(new Sequence(i, prompt, steps + 1, seed + i));
+            scheduler.submit(new Request("bench-" + i, prompt,
+                    new SamplingParams(0f, 1f, 0, seed + i, steps + 2, true), counter));
         }
-        BlockAllocator allocator = engine.allocator();
-        Sampler sampler = new Sampler(vocab);
-        StepBatchBuilder builder = new StepBatchBuilder(o.maxBatchTokens(), o.blockSize());
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment logits = arena.allocate((long) o.maxLogitRows() * vocab * Float.BYTES, 64);
-            long t0 = System.nanoTime();
-            // Prefill, in as many passes as the token budget needs.
-            int[] done = new int[batch];
-            for (boolean more = true; more; ) {
-                builder.reset();
-                more = false;
-                for (Sequence s : seqs) {
-                    int take = Math.min(promptTokens - done[s.index], builder.capacityLeft());
-                    if (take == 0) {
-                        more |= done[s.index] < promptTokens;
-                        continue;
-                    }
-                    reserve(allocator, s, done[s.index] + take + steps + 1);
-                    builder.add(s.tokens(), done[s.index], take, s.blocks, done[s.index] + take == promptTokens);
-                    done[s.index] += take;
-                }
-                int rows = engine.runner().forward(builder.build(), logits);
-                appendGreedy(seqs, sampler, logits, rows, done, promptTokens);
-            }
-            double prefill = (System.nanoTime() - t0) / 1e9;
-            decodeStep(seqs, builder, sampler, logits); // warm-up
-            long t1 = System.nanoTime();
-            for (int i = 0; i < steps; i++) {
-                decodeStep(seqs, builder, sampler, logits);
-            }
-            double decode = (System.nanoTime() - t1) / 1e9;
-            return new BatchResult(batch, promptTokens, steps, prefill, decode);
-        } finally {
-            for (Sequence s : seqs) {
-                allocator.release(s.blocks);
-            }
+        // Prefill: until every sequence has its first token (several passes if the budget is small).
+        long t0 = System.nanoTime();
+        while (generated[0] < batch) {
+            engine.step();
         }
-    }
-
-    private static void reserve(BlockAllocator allocator, Sequence s, int tokens) {
-        if (!allocator.ensureCapacity(s.blocks, tokens)) {
-            throw new IllegalStateException("KV cache too small for the benchmark batch; lower --batch or --tokens");
+        double prefill = (System.nanoTime() - t0) / 1e9;
+        engine.step(); // warm-up decode step
+        long t1 = System.nanoTime();
+        for (int i = 0; i < steps; i++) {
+            engine.step();
         }
-    }
-
-    private static void appendGreedy(List<Sequence> seqs, Sampler sampler, MemorySegment logits, int rows,
-                                     int[] done, int promptTokens) {
-        int row = 0;
-        for (Sequence s : seqs) {
-            if (row < rows && done[s.index] == promptTokens && s.generatedCount() == 0) {
-                s.markComputed(promptTokens);
-                s.append(sampler.argmax(logits, row++));
-            }
+        double decode = (System.nanoTime() - t1) / 1e9;
+        while (scheduler.hasWork()) {
+            engine.step(); // the last token, so the KV blocks are returned
         }
-    }
-
-    private void decodeStep(List<Sequence> seqs, StepBatchBuilder builder, Sampler sampler, MemorySegment logits) {
-        builder.reset();
-        for (Sequence s : seqs) {
-            builder.add(s.tokens(), s.computed(), 1, s.blocks, true);
+        if (generated[0] != batch * (steps + 2)) {
+            throw new IllegalStateException("benchmark generated " + generated[0] + " tokens, expected "
+                    + batch * (steps + 2) + ": the batch did not run as one");
         }
-        engine.runner().forward(builder.build(), logits);
-        int row = 0;
-        for (Sequence s : seqs) {
-            s.markComputed(1);
-            s.append(sampler.argmax(logits, row++));
-        }
+        return new BatchResult(batch, promptTokens, steps, prefill, decode);
     }
 
     /**

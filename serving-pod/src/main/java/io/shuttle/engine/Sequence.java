@@ -4,38 +4,53 @@ import java.util.Arrays;
 import java.util.SplittableRandom;
 
 /**
- * One sequence being generated. vLLM's counter model: {@code known} tokens exist (prompt plus
+ * One request being generated. vLLM's counter model: {@code known} tokens exist (prompt plus
  * generated), {@code computed} of them are in the KV cache; every step schedules some of the
- * difference, so prefill, chunked prefill and decode are one rule. Tokens change only through
- * {@link #append}.
+ * difference, so prefill, chunked prefill, decode and recompute after preemption are one rule.
+ * Tokens change only through {@link #append}; only the scheduler mutates a sequence.
  */
-final class Sequence {
-    final int index;
+public final class Sequence {
     final BlockTable blocks = new BlockTable();
     final SplittableRandom random;
+    private final Request request;
+    private final long admissionOrder;
     private final int promptLength;
     private final int[] tokens;
     private int known;
     private int computed;
     private FinishReason finishReason;
 
-    Sequence(int index, int[] prompt, int maxTokens, long seed) {
-        this.index = index;
+    Sequence(Request request, long admissionOrder) {
+        this.request = request;
+        this.admissionOrder = admissionOrder;
+        int[] prompt = request.prompt();
         this.promptLength = prompt.length;
-        this.tokens = Arrays.copyOf(prompt, prompt.length + maxTokens);
+        this.tokens = Arrays.copyOf(prompt, prompt.length + request.params().maxTokens());
         this.known = prompt.length;
-        this.random = new SplittableRandom(seed);
+        this.random = new SplittableRandom(request.params().seed());
+    }
+
+    public Request request() {
+        return request;
+    }
+
+    public String id() {
+        return request.id();
+    }
+
+    long admissionOrder() {
+        return admissionOrder;
     }
 
     int[] tokens() {
         return tokens;
     }
 
-    int known() {
+    public int known() {
         return known;
     }
 
-    int computed() {
+    public int computed() {
         return computed;
     }
 
@@ -43,11 +58,16 @@ final class Sequence {
         computed += count;
     }
 
-    int promptLength() {
+    /** Preemption by recompute: the cache entries are gone, everything known is prefilled again. */
+    void resetComputed() {
+        computed = 0;
+    }
+
+    public int promptLength() {
         return promptLength;
     }
 
-    int generatedCount() {
+    public int generatedCount() {
         return known - promptLength;
     }
 
@@ -55,7 +75,7 @@ final class Sequence {
         tokens[known++] = token;
     }
 
-    boolean isFinished() {
+    public boolean isFinished() {
         return finishReason != null;
     }
 
@@ -63,15 +83,15 @@ final class Sequence {
         finishReason = reason;
     }
 
-    FinishReason finishReason() {
+    public FinishReason finishReason() {
         return finishReason;
     }
 
-    int[] prompt() {
+    public int[] prompt() {
         return Arrays.copyOf(tokens, promptLength);
     }
 
-    int[] generated() {
+    public int[] generated() {
         return Arrays.copyOfRange(tokens, promptLength, known);
     }
 }

@@ -50,7 +50,10 @@ public final class ChatTemplate {
         this.eosToken = Objects.requireNonNull(eosToken, "eosToken");
         // transformers renders chat templates with jinja2 (trim_blocks=True, lstrip_blocks=True); Jinjava
         // needs its Jinja2-compatibility switches (whitespace control, operator precedence) to match.
+        // Nested interpretation must stay off: Jinjava would otherwise render "{{ ... }}" found inside
+        // message content, letting a user's text run template code (Jinja2 never does that).
         this.jinjava = new Jinjava(JinjavaConfig.newBuilder()
+                .withNestedInterpretationEnabled(false)
                 .withTrimBlocks(true)
                 .withLstripBlocks(true)
                 .withLegacyOverrides(LegacyOverrides.newBuilder()

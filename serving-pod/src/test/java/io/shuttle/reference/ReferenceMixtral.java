@@ -152,9 +152,11 @@ public final class ReferenceMixtral {
     }
 
     /**
-     * The smallest gap, over all layers and positions, between the k-th and (k+1)-th largest router probability
-     * (k = num_experts_per_tok); {@code +Infinity} when every expert is selected. Below roughly 1e-5 a float32
-     * engine may pick a different expert set than this reference without either being wrong.
+     * The smallest gap, over all layers and positions, between the k-th and (k+1)-th largest router logit
+     * (k = num_experts_per_tok), i.e. {@code log p_k - log p_(k+1)}; {@code +Infinity} when every expert is selected.
+     * Logit units, because float32 error perturbs router logits by a roughly fixed amount (about 1e-5 at these
+     * sizes) whatever the probabilities: below ~1e-4 a float32 engine may pick a different expert set than this
+     * reference without either being wrong.
      */
     public double minRoutingMargin(int[] tokens) {
         if (config.topK() == config.experts()) {
@@ -166,7 +168,7 @@ public final class ReferenceMixtral {
                 double[] sorted = p.clone();
                 Arrays.sort(sorted);
                 int kth = sorted.length - config.topK();
-                min = Math.min(min, sorted[kth] - sorted[kth - 1]);
+                min = Math.min(min, Math.log(sorted[kth]) - Math.log(sorted[kth - 1]));
             }
         }
         return min;

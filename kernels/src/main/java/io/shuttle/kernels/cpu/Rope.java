@@ -39,11 +39,7 @@ final class Rope implements WorkerPool.Job {
         this.headDim = headDim;
         int maxPos = -1;
         for (int i = 0; i < n; i++) {
-            int p = positions.getInt(i);
-            if (p < 0) {
-                throw new IllegalArgumentException("rope: positions[" + i + "] = " + p + " is negative");
-            }
-            maxPos = Math.max(maxPos, p);
+            maxPos = Math.max(maxPos, positions.getInt(i)); // non-negative: see Checks.rope
         }
         ensureTable(maxPos + 1, headDim, theta);
         return (long) n * numHeads * headDim;

@@ -1,0 +1,277 @@
+package io.shuttle.engine;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Continuous batching. Requests arrive from any thread into a bounded queue and join at step
+ * boundaries; each {@link #schedule()} assigns, under one token budget, the next chunk of every
+ * running sequence first (decode tokens and unfinished prefill chunks), then admits waiting
+ * requests in arrival order while budget and KV blocks last. Long prompts are prefilled in
+ * chunks mixed with other sequences' decode tokens. When a running sequence needs a block and
+ * none is free, the most recently admitted running sequence is preempted: its blocks are freed
+ * and it is recomputed later from its known tokens (vLLM's recompute preemption).
+ *
+ * <p>{@link #submit} and {@link #abort} are thread-safe; everything else runs on the engine thread.
+ */
+public final class Scheduler {
+    private final SchedulerConfig config;
+    private final BlockAllocator allocator;
+    private final int vocabSize;
+    private final int eosTokenId;
+    private final BlockingQueue<Request> incoming;
+    private final Set<String> aborted = ConcurrentHashMap.newKeySet();
+    private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
+    private final List<Sequence> running = new ArrayList<>();
+    private final StepBatchBuilder builder;
+    private long admissions;
+    private long steps;
+
+    public Scheduler(SchedulerConfig config, BlockAllocator allocator, int vocabSize, int eosTokenId) {
+        this.config = config;
+        this.allocator = allocator;
+        this.vocabSize = vocabSize;
+        this.eosTokenId = eosTokenId;
+        this.incoming = new ArrayBlockingQueue<>(Math.max(1, config.maxWaiting()));
+        this.builder = new StepBatchBuilder(config.maxBatchTokens(), allocator.blockSize());
+    }
+
+    /** Thrown by {@link #submit} when the waiting queue is full: retry later or shed load. */
+    public static final class QueueFullException extends RuntimeException {
+        QueueFullException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * Queues a request; it joins the batch at the next step boundary. Invalid requests throw
+     * {@link IllegalArgumentException}; a full queue throws {@link QueueFullException}.
+     */
+    public void submit(Request request) {
+        validate(request);
+        if (!incoming.offer(request)) {
+            throw new QueueFullException("the request queue is full (" + config.maxWaiting()
+                    + " waiting); retry later");
+        }
+    }
+
+    /** Ends a request at the next step boundary; its listener gets {@code onError}. */
+    public void abort(String requestId) {
+        aborted.add(requestId);
+    }
+
+    /** Whether anything is queued or running. */
+    public boolean hasWork() {
+        return !incoming.isEmpty() || !waiting.isEmpty() || !running.isEmpty();
+    }
+
+    /** Blocks up to {@code timeoutMillis} until a request arrives; true if there is work. */
+    public boolean awaitWork(long timeoutMillis) throws InterruptedException {
+        if (hasWork()) {
+            return true;
+        }
+        Request r = incoming.poll(timeoutMillis, TimeUnit.MILLISECONDS);
+        if (r != null) {
+            waiting.add(new Sequence(r, admissions++));
+        }
+        return hasWork();
+    }
+
+    public int runningCount() {
+        return running.size();
+    }
+
+    public int waitingCount() {
+        return waiting.size() + incoming.size();
+    }
+
+    /** Decides the next step. The plan may be empty when nothing can run (then call again later). */
+    public StepPlan schedule() {
+        drainIncoming();
+        applyAborts();
+        builder.reset();
+        List<StepPlan.Chunk> chunks = new ArrayList<>();
+        int logitRows = 0;
+        List<Sequence> scheduledRunning = new ArrayList<>();
+        // 1. Running sequences first, in admission order.
+        for (int i = 0; i < running.size() && builder.capacityLeft() > 0; i++) {
+            Sequence s = running.get(i);
+            int take = Math.min(s.known() - s.computed(), builder.capacityLeft());
+            if (!reserveOrPreempt(s, take, scheduledRunning)) {
+                i--; // s itself was preempted and removed; the list shifted
+                continue;
+            }
+            boolean wantsLogits = s.computed() + take == s.known();
+            builder.add(s.tokens(), s.computed(), take, s.blocks, wantsLogits);
+            chunks.add(new StepPlan.Chunk(s, take, wantsLogits ? logitRows++ : -1));
+            scheduledRunning.add(s);
+        }
+        // 2. Admit waiting sequences while budgets and blocks allow; no preemption for newcomers.
+        while (!waiting.isEmpty() && builder.capacityLeft() > 0 && running.size() < config.maxRunning()) {
+            Sequence s = waiting.peekFirst();
+            int take = Math.min(s.known() - s.computed(), builder.capacityLeft());
+            if (!allocator.ensureCapacity(s.blocks, s.computed() + take)) {
+                break; // head of line waits for blocks
+            }
+            waiting.pollFirst();
+            running.add(s);
+            boolean wantsLogits = s.computed() + take == s.known();
+            builder.add(s.tokens(), s.computed(), take, s.blocks, wantsLogits);
+            chunks.add(new StepPlan.Chunk(s, take, wantsLogits ? logitRows++ : -1));
+        }
+        StepBatch batch = builder.build();
+        return new StepPlan(steps++, batch, List.copyOf(chunks), split(batch.numTokens(), config.microBatches()));
+    }
+
+    /**
+     * Applies a step's results: {@code sampled[r]} is the token chosen from logits row r.
+     * Appends tokens, notifies listeners, finishes sequences and frees their blocks.
+     */
+    public void update(StepPlan plan, int[] sampled) {
+        for (StepPlan.Chunk c : plan.chunks()) {
+            Sequence s = c.sequence();
+            if (s.isFinished() || !running.contains(s)) {
+                continue; // aborted or preempted in between
+            }
+            s.markComputed(c.tokens());
+            if (c.logitsRow() < 0) {
+                continue;
+            }
+            int token = sampled[c.logitsRow()];
+            s.append(token);
+            RequestListener listener = s.request().listener();
+            listener.onToken(token);
+            SamplingParams p = s.request().params();
+            FinishReason reason = null;
+            if (!p.ignoreEos() && token == eosTokenId) {
+                reason = FinishReason.STOP;
+            } else if (s.generatedCount() >= p.maxTokens() || s.known() >= config.maxModelLen()) {
+                reason = FinishReason.LENGTH;
+            }
+            if (reason != null) {
+                s.finish(reason);
+                retire(s);
+                listener.onFinish(reason);
+            }
+        }
+    }
+
+    /** Ends every running and waiting request with {@code error} (e.g. the pipeline failed). */
+    public void failAll(Exception error) {
+        drainIncoming();
+        List<Sequence> all = new ArrayList<>(running);
+        all.addAll(waiting);
+        running.clear();
+        waiting.clear();
+        for (Sequence s : all) {
+            allocator.release(s.blocks);
+            s.request().listener().onError(error);
+        }
+    }
+
+    /** Fails the sequences of one step (their KV entries may be incomplete) and frees their blocks. */
+    public void failStep(StepPlan plan, Exception error) {
+        for (StepPlan.Chunk c : plan.chunks()) {
+            Sequence s = c.sequence();
+            if (running.remove(s)) {
+                allocator.release(s.blocks);
+                s.request().listener().onError(error);
+            }
+        }
+    }
+
+    private boolean reserveOrPreempt(Sequence s, int take, List<Sequence> alreadyScheduled) {
+        while (!allocator.ensureCapacity(s.blocks, s.computed() + take)) {
+            Sequence victim = lastUnscheduled(alreadyScheduled);
+            preempt(victim);
+            if (victim == s) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private Sequence lastUnscheduled(List<Sequence> alreadyScheduled) {
+        for (int i = running.size() - 1; i >= 0; i--) {
+            if (!alreadyScheduled.contains(running.get(i))) {
+                return running.get(i);
+            }
+        }
+        throw new IllegalStateException("no sequence left to preempt");
+    }
+
+    private void preempt(Sequence s) {
+        running.remove(s);
+        allocator.release(s.blocks);
+        s.resetComputed();
+        waiting.addFirst(s);
+    }
+
+    private void retire(Sequence s) {
+        running.remove(s);
+        allocator.release(s.blocks);
+    }
+
+    private void drainIncoming() {
+        for (Request r; (r = incoming.poll()) != null; ) {
+            waiting.add(new Sequence(r, admissions++));
+        }
+    }
+
+    private void applyAborts() {
+        if (aborted.isEmpty()) {
+            return;
+        }
+        for (Iterator<Sequence> it = running.iterator(); it.hasNext(); ) {
+            Sequence s = it.next();
+            if (aborted.remove(s.id())) {
+                it.remove();
+                allocator.release(s.blocks);
+                s.request().listener().onError(new IllegalStateException("request " + s.id() + " was aborted"));
+            }
+        }
+        for (Iterator<Sequence> it = waiting.iterator(); it.hasNext(); ) {
+            Sequence s = it.next();
+            if (aborted.remove(s.id())) {
+                it.remove();
+                allocator.release(s.blocks);
+                s.request().listener().onError(new IllegalStateException("request " + s.id() + " was aborted"));
+            }
+        }
+    }
+
+    private void validate(Request r) {
+        for (int t : r.prompt()) {
+            if (t < 0 || t >= vocabSize) {
+                throw new IllegalArgumentException("request " + r.id() + ": token id " + t
+                        + " is outside the vocabulary 0.." + (vocabSize - 1));
+            }
+        }
+        int total = r.prompt().length + r.params().maxTokens();
+        if (total > config.maxModelLen()) {
+            throw new IllegalArgumentException("request " + r.id() + ": the prompt has " + r.prompt().length
+                    + " tokens; with " + r.params().maxTokens() + " new tokens it exceeds the maximum sequence length "
+                    + config.maxModelLen() + "; shorten the prompt or lower max tokens");
+        }
+        if (allocator.blocksFor(total) > allocator.totalBlocks()) {
+            throw new IllegalArgumentException("request " + r.id() + " needs " + allocator.blocksFor(total)
+                    + " KV blocks but the cache has only " + allocator.totalBlocks());
+        }
+    }
+
+    /** Splits n rows into m contiguous ranges whose sizes differ by at most one. */
+    static int[] split(int n, int m) {
+        int[] bounds = new int[m + 1];
+        for (int i = 0; i <= m; i++) {
+            bounds[i] = (int) ((long) n * i / m);
+        }
+        return bounds;
+    }
+}

@@ -1,0 +1,137 @@
+package io.shuttle.engine;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The scheduler alone, driven with fake sampled tokens: no model needed. */
+class SchedulerTest {
+
+    static final class Recorder implements RequestListener {
+        final List<Integer> tokens = new ArrayList<>();
+        FinishReason finished;
+        Exception error;
+
+        @Override
+        public void onToken(int token) {
+            tokens.add(token);
+        }
+
+        @Override
+        public void onFinish(FinishReason reason) {
+            finished = reason;
+        }
+
+        @Override
+        public void onError(Exception e) {
+            error = e;
+        }
+    }
+
+    static Request request(String id, int promptLen, int maxTokens, Recorder r) {
+        int[] prompt = new int[promptLen];
+        java.util.Arrays.fill(prompt, 7);
+        return new Request(id, prompt, SamplingParams.greedy(maxTokens, true), r);
+    }
+
+    /** Runs one step, "sampling" token 5 for every logits row. */
+    static StepPlan step(Scheduler s) {
+        StepPlan plan = s.schedule();
+        int rows = (int) plan.chunks().stream().filter(c -> c.logitsRow() >= 0).count();
+        int[] sampled = new int[rows];
+        java.util.Arrays.fill(sampled, 5);
+        s.update(plan, sampled);
+        return plan;
+    }
+
+    @Test
+    void longPromptsArePrefilledInChunksMixedWithDecodeTokens() {
+        BlockAllocator blocks = new BlockAllocator(64, 4);
+        Scheduler s = new Scheduler(new SchedulerConfig(8, 4, 16, 1, 256), blocks, 100, 2);
+        Recorder shortOne = new Recorder();
+        Recorder longOne = new Recorder();
+        s.submit(request("short", 3, 10, shortOne));
+        step(s);                                       // prefill of "short" (3 rows)
+        s.submit(request("long", 20, 2, longOne));
+        StepPlan p = step(s);                          // 1 decode row for "short" + 7 prefill rows of "long"
+        assertEquals(8, p.batch().numTokens());
+        assertEquals(1, p.chunks().get(0).tokens());
+        assertEquals(7, p.chunks().get(1).tokens());
+        assertEquals(-1, p.chunks().get(1).logitsRow(), "an unfinished prefill chunk wants no logits");
+        step(s);
+        step(s);                                       // 7 + 6 more rows: "long" reaches its end
+        assertEquals(1, longOne.tokens.size());
+        while (s.hasWork()) {
+            step(s);
+        }
+        assertEquals(FinishReason.LENGTH, longOne.finished);
+        assertEquals(10, shortOne.tokens.size());
+        assertEquals(blocks.totalBlocks(), blocks.freeBlocks(), "every block returned");
+    }
+
+    @Test
+    void runningOutOfBlocksPreemptsTheNewestAndRecomputesIt() {
+        // 6 blocks of 4 tokens; two sequences of 8-token prompts growing to 16 tokens cannot both fit.
+        BlockAllocator blocks = new BlockAllocator(6, 4);
+        Scheduler s = new Scheduler(new SchedulerConfig(32, 4, 16, 1, 64), blocks, 100, 2);
+        Recorder a = new Recorder();
+        Recorder b = new Recorder();
+        s.submit(request("a", 8, 8, a));
+        s.submit(request("b", 8, 8, b));
+        boolean sawPreemption = false;
+        for (int i = 0; i < 100 && s.hasWork(); i++) {
+            StepPlan p = step(s);
+            sawPreemption |= p.chunks().stream().anyMatch(c -> c.sequence().id().equals("b") && c.tokens() > 8);
+        }
+        assertTrue(sawPreemption, "b was recomputed from its prompt plus generated tokens");
+        assertEquals(8, a.tokens.size());
+        assertEquals(8, b.tokens.size());
+        assertEquals(6, blocks.freeBlocks());
+    }
+
+    @Test
+    void theQueueIsBoundedAndBadRequestsAreRefused() {
+        Scheduler s = new Scheduler(new SchedulerConfig(8, 2, 2, 1, 32), new BlockAllocator(8, 4), 100, 2);
+        s.submit(request("1", 2, 2, new Recorder()));
+        s.submit(request("2", 2, 2, new Recorder()));
+        assertThrows(Scheduler.QueueFullException.class, () -> s.submit(request("3", 2, 2, new Recorder())));
+        var tooLong = assertThrows(IllegalArgumentException.class, () -> s.submit(request("x", 30, 5, new Recorder())));
+        assertTrue(tooLong.getMessage().contains("maximum sequence length"));
+        var vocab = assertThrows(IllegalArgumentException.class,
+                () -> s.submit(new Request("v", new int[] {100}, SamplingParams.greedy(1, true), new Recorder())));
+        assertTrue(vocab.getMessage().contains("outside the vocabulary"));
+    }
+
+    @Test
+    void abortedRequestsEndWithAnErrorAndFreeTheirBlocks() {
+        BlockAllocator blocks = new BlockAllocator(8, 4);
+        Scheduler s = new Scheduler(new SchedulerConfig(8, 2, 4, 1, 32), blocks, 100, 2);
+        Recorder r = new Recorder();
+        s.submit(request("x", 5, 10, r));
+        step(s);
+        s.abort("x");
+        step(s);
+        assertTrue(r.error != null && r.error.getMessage().contains("aborted"));
+        assertEquals(8, blocks.freeBlocks());
+        assertTrue(!s.hasWork());
+    }
+
+    @Test
+    void microBatchesAreBalancedByTokens() {
+        assertArrayEquals(new int[] {0, 5, 10}, Scheduler.split(10, 2));
+        assertArrayEquals(new int[] {0, 3, 6, 10}, Scheduler.split(10, 3));
+        assertArrayEquals(new int[] {0, 0, 1}, Scheduler.split(1, 2));
+        Scheduler s = new Scheduler(new SchedulerConfig(16, 4, 4, 3, 64), new BlockAllocator(16, 4), 100, 2);
+        s.submit(request("a", 7, 2, new Recorder()));
+        s.submit(request("b", 5, 2, new Recorder()));
+        StepPlan p = s.schedule();
+        assertEquals(3, p.numMicroBatches());
+        assertArrayEquals(new int[] {0, 4, 8, 12}, p.microBatches());
+    }
+}
