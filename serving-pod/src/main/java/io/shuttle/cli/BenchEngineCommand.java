@@ -75,6 +75,10 @@ final class BenchEngineCommand implements Callable<Integer> {
                     out.println("batch  decode tok/s  prefill tok/s  notes");
                     out.flush();
                 }
+                // JIT warm-up on every batch shape, untimed: the first passes run interpreted code.
+                for (int b : batches) {
+                    bench.run(b, promptTokens, Math.min(tokens, 8), 1);
+                }
                 for (int b : batches) {
                     EngineBench.BatchResult r = bench.run(b, promptTokens, tokens, 42);
                     Map<String, Object> row = new LinkedHashMap<>();

@@ -8,7 +8,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.HashSet;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -71,8 +70,7 @@ record TokenizerJson(Path file, Map<String, Integer> ids, Set<String> specialTok
             return;
         }
         if (vocab.isObject()) {
-            for (Iterator<Map.Entry<String, JsonNode>> it = vocab.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> e = it.next();
+            for (Map.Entry<String, JsonNode> e : vocab.properties()) {
                 if (!e.getValue().canConvertToInt()) {
                     throw new TokenizerException(file + ": model.vocab[\"" + e.getKey() + "\"] is not an int id");
                 }

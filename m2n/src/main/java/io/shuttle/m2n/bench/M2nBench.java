@@ -265,7 +265,11 @@ public final class M2nBench implements Callable<Integer> {
                 try (BufferedReader r = new BufferedReader(new InputStreamReader(process.getInputStream(),
                         StandardCharsets.UTF_8))) {
                     for (String l; (l = r.readLine()) != null; ) {
-                        lines.add(l);
+                        if (l.startsWith("READY") || l.startsWith("TIMES") || l.startsWith("DONE") || l.startsWith("ERROR")) {
+                            lines.add(l);
+                        } else {
+                            System.err.println(name + ": " + l); // UCX and JDK diagnostics
+                        }
                     }
                 } catch (IOException ignored) {
                     // process gone
