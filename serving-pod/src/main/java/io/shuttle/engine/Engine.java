@@ -22,7 +22,7 @@ public final class Engine implements AutoCloseable {
     private final EngineOptions options;
     private final KvCache cache;
     private final ExpertStage experts;
-    private final ModelRunner runner;
+    private final StepRunner runner;
     private final BlockAllocator allocator;
     private final Sampler sampler;
     private final Scheduler scheduler;
@@ -30,20 +30,36 @@ public final class Engine implements AutoCloseable {
     private final MemorySegment hostLogits;
     private final AttentionWeights attentionWeights;
 
+    /** The monolithic engine: attention and every expert in this process, on {@code backend}. */
     public Engine(Checkpoint checkpoint, Backend backend, EngineOptions options) {
+        this(checkpoint, backend, options, null, 1, StepTrace.NONE);
+    }
+
+    /**
+     * The attention side of the disaggregated pipeline: attention weights and the KV cache here,
+     * the experts behind {@code experts}; each step is cut into {@code microBatches}.
+     */
+    public Engine(Checkpoint checkpoint, Backend backend, EngineOptions options, ExpertClient experts,
+                  int microBatches, StepTrace trace) {
         this.config = checkpoint.config();
         this.backend = backend;
         this.options = options;
         this.attentionWeights = AttentionWeights.load(checkpoint, backend);
-        ExpertWeights expertWeights = ExpertWeights.loadAll(checkpoint, backend);
         this.cache = new KvCache(backend, config, options.kvBlocks(), options.blockSize());
         AttentionStage attention = new AttentionStage(config, attentionWeights, cache, backend);
-        this.experts = new ExpertStage(config, expertWeights, backend, options.maxBatchTokens());
-        this.runner = new ModelRunner(attention, experts, backend, options);
+        if (experts == null) {
+            this.experts = new ExpertStage(config, ExpertWeights.loadAll(checkpoint, backend), backend,
+                    options.maxBatchTokens());
+            this.runner = new ModelRunner(attention, this.experts, backend, options);
+        } else {
+            this.experts = null;
+            this.runner = new PipelineRunner(attention, experts, backend, options, trace);
+        }
         this.allocator = new BlockAllocator(options.kvBlocks(), options.blockSize());
         this.sampler = new Sampler(config.vocabSize());
         this.scheduler = new Scheduler(new SchedulerConfig(options.maxBatchTokens(), options.maxLogitRows(),
-                options.maxWaiting(), 1, options.maxModelLen()), allocator, config.vocabSize(), config.eosTokenId());
+                options.maxWaiting(), microBatches, options.maxModelLen()), allocator, config.vocabSize(),
+                config.eosTokenId());
         this.hostLogits = arena.allocate((long) options.maxLogitRows() * config.vocabSize() * Float.BYTES, 64);
     }
 
@@ -55,8 +71,9 @@ public final class Engine implements AutoCloseable {
         return attentionWeights;
     }
 
+    /** The experts of a monolithic engine; null on the attention side of the pipeline. */
     public ExpertWeights expertWeights() {
-        return experts.weights();
+        return experts == null ? null : experts.weights();
     }
 
     public BlockAllocator allocator() {
@@ -67,7 +84,7 @@ public final class Engine implements AutoCloseable {
         return options;
     }
 
-    ModelRunner runner() {
+    StepRunner runner() {
         return runner;
     }
 
@@ -95,7 +112,7 @@ public final class Engine implements AutoCloseable {
         }
         int rows;
         try {
-            rows = runner.forward(plan.batch(), hostLogits);
+            rows = runner.forward(plan, hostLogits);
         } catch (RuntimeException e) {
             scheduler.failStep(plan, e);
             throw e;
@@ -248,7 +265,9 @@ public final class Engine implements AutoCloseable {
     @Override
     public void close() {
         runner.close();
-        experts.close();
+        if (experts != null) {
+            experts.close();
+        }
         cache.close();
         arena.close();
     }

@@ -11,7 +11,7 @@ import java.lang.foreign.MemorySegment;
  * disaggregated pipeline is checked; the split between the two stages is the same one that
  * later crosses processes.
  */
-public final class ModelRunner implements AutoCloseable {
+public final class ModelRunner implements StepRunner {
     private final AttentionStage attention;
     private final ExpertStage experts;
     private final Backend backend;
@@ -29,11 +29,9 @@ public final class ModelRunner implements AutoCloseable {
                 attention.config().hiddenSize());
     }
 
-    /**
-     * One forward pass. Writes the logits of {@code batch.logitRows()} into {@code hostLogits}
-     * ({@code [rows, vocab]} F32, row-major) and returns the number of rows written.
-     */
-    public int forward(StepBatch batch, MemorySegment hostLogits) {
+    @Override
+    public int forward(StepPlan plan, MemorySegment hostLogits) {
+        StepBatch batch = plan.batch();
         inputs.upload(batch);
         int n = batch.numTokens();
         attention.embed(inputs, buffers);

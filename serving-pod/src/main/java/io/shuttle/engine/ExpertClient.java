@@ -1,0 +1,33 @@
+package io.shuttle.engine;
+
+import io.shuttle.kernels.Tensor;
+
+/**
+ * The attention side's view of the expert pool for one round, a round being one
+ * (step, layer, micro-batch): {@link #dispatch} hands the micro-batch's rows with their routing
+ * to the experts and returns without waiting; {@link #awaitCombine} later collects the summed
+ * expert output of the same rows. Between the two the attention side runs other micro-batches
+ * (the ping-pong). Implementations: in-process (tests, the monolithic reference) and over M2N.
+ */
+public interface ExpertClient extends AutoCloseable {
+
+    /**
+     * Sends rows {@code x} ([rows, hidden]) with their top-k expert ids and routing weights
+     * ([rows, topK] each); the combined expert output of the rows will be written to {@code out}
+     * ([rows, hidden], same row order). None of the tensors may be touched by the caller until
+     * the matching {@link #awaitCombine} returns.
+     */
+    void dispatch(long step, int layer, int microBatch, Tensor x, Tensor ids, Tensor weights, Tensor out);
+
+    /**
+     * Waits, within the client's timeout, until the round's combined output is in the
+     * {@code out} tensor given to {@link #dispatch}.
+     *
+     * @throws ExpertUnavailableException when an expert holding some of the rows' experts did
+     *         not answer in time or failed; the step cannot complete
+     */
+    void awaitCombine(long step, int layer, int microBatch);
+
+    @Override
+    void close();
+}

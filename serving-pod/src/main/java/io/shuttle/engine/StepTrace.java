@@ -1,0 +1,32 @@
+package io.shuttle.engine;
+
+/**
+ * Timings of the pipeline's phases, for a Chrome/Perfetto trace. The attention thread calls
+ * {@link #now()} before a phase and the phase method after it. {@link #NONE} costs nothing.
+ */
+public interface StepTrace {
+
+    StepTrace NONE = new StepTrace() {
+        @Override
+        public long now() {
+            return 0;
+        }
+
+        @Override
+        public void attention(long step, int layer, int microBatch, long startNanos) {
+        }
+
+        @Override
+        public void wait(long step, int layer, int microBatch, long startNanos) {
+        }
+    };
+
+    /** A timestamp in nanoseconds (System.nanoTime), or 0 when not tracing. */
+    long now();
+
+    /** Attention compute of one micro-batch in one layer, from {@code startNanos} to now. */
+    void attention(long step, int layer, int microBatch, long startNanos);
+
+    /** Waiting for a micro-batch's combined expert output, from {@code startNanos} to now. */
+    void wait(long step, int layer, int microBatch, long startNanos);
+}
