@@ -50,11 +50,15 @@ public record NodeConfig(
         secret = secret.clone();
     }
 
-    /** Defaults: loopback, any port, auto transport, peers declared dead after 3 s of silence. */
+    /**
+     * Defaults: loopback, any port, auto transport, peers declared dead after 3 s of silence, and
+     * a 50 µs spin before the progress thread blocks (longer spins only pay on hosts with idle
+     * cores; see docs/BENCHMARKS.md, M2N).
+     */
     public static NodeConfig of(long deploymentId, int nodeId, byte[] secret) {
         return new NodeConfig(deploymentId, nodeId, secret, new InetSocketAddress("127.0.0.1", 0), TransportKind.AUTO,
                 Duration.ofSeconds(3), Duration.ofMillis(500), Duration.ofSeconds(3), Duration.ofSeconds(30),
-                Duration.ofSeconds(60), 4L << 30, 65536, Duration.ofMillis(1), Optional.empty());
+                Duration.ofSeconds(60), 4L << 30, 65536, Duration.ofNanos(50_000), Optional.empty());
     }
 
     public NodeConfig withBind(InetSocketAddress bind) {

@@ -51,10 +51,11 @@ public final class M2nBench implements Callable<Integer> {
     @Option(names = "--rounds", defaultValue = "1000", description = "measured rounds per size")
     int rounds;
 
-    @Option(names = "--warmup", defaultValue = "-1", description = "unmeasured rounds per size (default: rounds/10, at least 20)")
+    @Option(names = "--warmup", defaultValue = "-1",
+            description = "unmeasured rounds per size, for the JIT (default: as many as --rounds, at least 1000)")
     int warmup;
 
-    @Option(names = "--spin-us", defaultValue = "1000", description = "progress thread busy-poll time before blocking, µs")
+    @Option(names = "--spin-us", defaultValue = "50", description = "progress thread busy-poll time before blocking, µs")
     long spinMicros;
 
     @Option(names = "--json", description = "print one JSON object per size instead of a table")
@@ -86,7 +87,7 @@ public final class M2nBench implements Callable<Integer> {
             throw new CommandLine.ParameterException(new CommandLine(this), "--senders, --receivers and --rounds must be >= 1");
         }
         long[] byteSizes = Sizes.parse(sizes);
-        int warm = warmup >= 0 ? warmup : Math.max(20, rounds / 10);
+        int warm = warmup >= 0 ? warmup : Math.max(1000, rounds);
         String secret = newSecret();
         List<Proc> procs = new ArrayList<>();
         try {

@@ -438,7 +438,11 @@ public final class UcxTransport implements Transport {
     @Override
     public void wakeup() {
         if (!closed) {
-            worker.signal();
+            try {
+                worker.signal();
+            } catch (RuntimeException e) {
+                // the worker closed between the check and the call: nobody is left to wake
+            }
         }
     }
 
