@@ -50,7 +50,7 @@ public final class Engine implements AutoCloseable {
         if (experts == null) {
             this.experts = new ExpertStage(config, ExpertWeights.loadAll(checkpoint, backend), backend,
                     options.maxBatchTokens());
-            this.runner = new ModelRunner(attention, this.experts, backend, options);
+            this.runner = new PipelineRunner(attention, new InlineExpertClient(this.experts), backend, options, trace);
         } else {
             this.experts = null;
             this.runner = new PipelineRunner(attention, experts, backend, options, trace);

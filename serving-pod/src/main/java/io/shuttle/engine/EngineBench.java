@@ -9,7 +9,7 @@ import java.util.SplittableRandom;
 
 /**
  * Measures an engine on synthetic prompts: prefill and decode throughput per batch size, and
- * the expert GEMM's rate. It drives the same {@link ModelRunner} path as generation (batched
+ * the expert GEMM's rate. It drives the same {@link Engine#step()} path as generation (batched
  * forward, paged KV cache, greedy sampling), without the tokenizer.
  */
 public final class EngineBench {
