@@ -57,6 +57,19 @@ public interface Backend extends AutoCloseable {
     /** {@code out[n, m] = x[n, k] · w[m, k]ᵀ}; x and out F32, w F32/BF16/F16. */
     void matmul(Tensor x, Tensor w, Tensor out);
 
+    /**
+     * {@code outs[j] = x · ws[j]ᵀ} for every j: several projections of the same input (Q/K/V,
+     * gate/up) in one call, which a parallel backend can run as one job instead of one per
+     * matrix. Each {@code (x, ws[j], outs[j])} follows {@link #matmul}'s rules; the outputs must
+     * not overlap one another.
+     */
+    default void matmulMany(Tensor x, Tensor[] ws, Tensor[] outs) {
+        Checks.matmulMany(x, ws, outs);
+        for (int j = 0; j < ws.length; j++) {
+            matmul(x, ws[j], outs[j]);
+        }
+    }
+
     /** Row-wise RMSNorm: {@code out = x / sqrt(mean(x²) + eps) * weight}; x, out [n, d] F32 (may alias), weight [d]. */
     void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out);
 

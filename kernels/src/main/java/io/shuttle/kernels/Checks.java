@@ -35,6 +35,23 @@ public final class Checks {
         noOverlap(out, w, "matmul", "out", "w");
     }
 
+    public static void matmulMany(Tensor x, Tensor[] ws, Tensor[] outs) {
+        if (ws == null || outs == null || ws.length == 0 || ws.length != outs.length) {
+            throw fail("matmulMany: ws and outs must be non-empty and of equal length, got "
+                    + (ws == null ? "null" : ws.length) + " weights and " + (outs == null ? "null" : outs.length)
+                    + " outputs");
+        }
+        for (int j = 0; j < ws.length; j++) {
+            if (ws[j] == null || outs[j] == null) {
+                throw fail("matmulMany: ws[" + j + "] or outs[" + j + "] is null");
+            }
+            matmul(x, ws[j], outs[j]);
+            for (int i = 0; i < j; i++) {
+                noOverlap(outs[j], outs[i], "matmulMany", "outs[" + j + "]", "outs[" + i + "]");
+            }
+        }
+    }
+
     public static void rmsNorm(Tensor x, Tensor weight, float eps, Tensor out) {
         rank(x, 2, "rmsNorm", "x", "[n, d]");
         f32(x, "rmsNorm", "x");

@@ -131,13 +131,26 @@ public final class PeerMain {
                 senders.keySet().removeAll(m2n.missingSenders());
             }
             try (Arena arena = Arena.ofConfined()) {
-                List<Outgoing> out = new ArrayList<>();
+                // One combine per sender, so a reply that fails names the sender it was for.
+                Map<Integer, java.util.concurrent.CompletableFuture<Void>> replies = new TreeMap<>();
                 for (var s : senders.entrySet()) {
                     MemorySegment b = arena.allocate(Math.max(1, size)).asSlice(0, size);
                     fill(b, node.nodeId(), s.getKey(), step);
-                    out.add(Outgoing.rows(s.getValue(), b, rowsFor(size), PayloadType.U8));
+                    replies.put(s.getKey(), node.combine(step, 0, 0,
+                            List.of(Outgoing.rows(s.getValue(), b, rowsFor(size), PayloadType.U8))));
                 }
-                node.combine(step, 0, 0, out).get(60, TimeUnit.SECONDS);
+                for (var r : replies.entrySet()) {
+                    try {
+                        r.getValue().get(60, TimeUnit.SECONDS);
+                    } catch (ExecutionException e) {
+                        if (!(e.getCause() instanceof M2nException m2n)) {
+                            throw e;
+                        }
+                        // The sender died between its dispatch and our reply.
+                        say("LOST " + r.getKey() + " " + m2n.status() + " " + System.currentTimeMillis() + " reply");
+                        senders.remove(r.getKey());
+                    }
+                }
             }
             say("STEP " + step);
         }

@@ -58,10 +58,8 @@ public final class AttentionStage {
 
         // Pre-attention RMSNorm.
         backend.rmsNorm(h, w.inputNorm(), config.rmsNormEps(), x);
-        // QKV projections, rotary embedding on q and k, then this chunk's keys/values into the cache.
-        backend.matmul(x, w.qProj(), q);
-        backend.matmul(x, w.kProj(), k);
-        backend.matmul(x, w.vProj(), v);
+        // QKV projections (one call: a parallel backend runs them as one job), rotary embedding on q and k, then this chunk's keys/values into the cache.
+        backend.matmulMany(x, new Tensor[] {w.qProj(), w.kProj(), w.vProj()}, new Tensor[] {q, k, v});
         backend.rope(q, positions, config.numHeads(), config.headDim(), config.ropeTheta());
         backend.rope(k, positions, config.numKvHeads(), config.headDim(), config.ropeTheta());
         backend.writeKv(k, v, cache.keys(layer), cache.values(layer), in.slots(from, to));

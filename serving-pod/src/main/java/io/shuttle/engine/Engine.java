@@ -106,8 +106,17 @@ public final class Engine implements AutoCloseable {
      * Returns false when there was nothing to run.
      */
     public boolean step() {
+        return step(false);
+    }
+
+    /**
+     * Runs one step; with {@code evenIfEmpty} an empty step runs too (all micro-batches empty):
+     * in a disaggregated deployment the attention pods advance in lockstep, so an idle pod still
+     * takes part in every round. Returns false when nothing ran.
+     */
+    public boolean step(boolean evenIfEmpty) {
         StepPlan plan = scheduler.schedule();
-        if (plan.isEmpty()) {
+        if (plan.isEmpty() && !evenIfEmpty) {
             return false;
         }
         int rows;

@@ -16,8 +16,9 @@ import java.lang.foreign.ValueLayout;
  *   for each held expert e, over the rows routed to e (grouped, one GEMM per expert):
  *       out[row] += w(row, e) · w2_e( silu(w1_e · x[row]) ⊙ (w3_e · x[row]) )
  * </pre>
- * Rows routed to experts this stage does not hold contribute nothing here: their share is
- * computed on another expert pod and summed on the attention side. Grouping happens on the
+ * Rows routed to experts this stage does not hold, and id slots of -1 (what a dispatch uses
+ * for "this slot is served by another pod"), contribute nothing here: their share is computed
+ * on another expert pod and summed on the attention side. Grouping happens on the
  * host from the (small) id and weight tensors; the math stays on the backend.
  */
 public final class ExpertStage implements AutoCloseable {
@@ -108,8 +109,7 @@ public final class ExpertStage implements AutoCloseable {
             Tensor d = down.rows(0, count);
             // SwiGLU over this expert's rows: w2(silu(w1 x) ⊙ w3 x), then weight and scatter-add.
             backend.gatherRows(x, idx, g);
-            backend.matmul(g, w.w1(), a);
-            backend.matmul(g, w.w3(), b);
+            backend.matmulMany(g, new Tensor[] {w.w1(), w.w3()}, new Tensor[] {a, b});
             backend.siluMul(a, b, a);
             backend.matmul(a, w.w2(), d);
             backend.scatterAddRows(d, idx, rowScale.rows(offsets[e], offsets[e + 1]), out);
@@ -125,6 +125,9 @@ public final class ExpertStage implements AutoCloseable {
         java.util.Arrays.fill(counts, 0);
         for (int i = 0; i < pairs; i++) {
             int e = hostIds.getAtIndex(ValueLayout.JAVA_INT, i);
+            if (e == -1) {
+                continue;
+            }
             if (e < 0 || e >= counts.length) {
                 throw new IllegalArgumentException("row " + (i / k) + " is routed to expert " + e
                         + ", but the model has " + counts.length + " experts");

@@ -48,7 +48,9 @@ public final class PipelineRunner implements StepRunner {
         int m = plan.numMicroBatches();
         int layers = attention.config().numLayers();
         long step = plan.step();
-        attention.embed(inputs, buffers);
+        if (inputs.numTokens() > 0) {
+            attention.embed(inputs, buffers);
+        }
         for (int layer = 0; layer < layers; layer++) {
             for (int i = 0; i < m; i++) {
                 int from = bounds[i];

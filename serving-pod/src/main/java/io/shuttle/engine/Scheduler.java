@@ -127,7 +127,7 @@ public final class Scheduler {
             chunks.add(new StepPlan.Chunk(s, take, wantsLogits ? logitRows++ : -1));
         }
         StepBatch batch = builder.build();
-        return new StepPlan(steps++, batch, List.copyOf(chunks), split(batch.numTokens(), config.microBatches()));
+        return new StepPlan(steps, batch, List.copyOf(chunks), split(batch.numTokens(), config.microBatches()));
     }
 
     /**
@@ -135,6 +135,10 @@ public final class Scheduler {
      * Appends tokens, notifies listeners, finishes sequences and frees their blocks.
      */
     public void update(StepPlan plan, int[] sampled) {
+        if (plan.step() != steps) {
+            throw new IllegalStateException("update for step " + plan.step() + " but step " + steps + " is current");
+        }
+        steps++; // steps are numbered by execution: peers match rounds on this number
         for (StepPlan.Chunk c : plan.chunks()) {
             Sequence s = c.sequence();
             if (s.isFinished() || !running.contains(s)) {
@@ -178,6 +182,9 @@ public final class Scheduler {
 
     /** Fails the sequences of one step (their KV entries may be incomplete) and frees their blocks. */
     public void failStep(StepPlan plan, Exception error) {
+        if (plan.step() == steps) {
+            steps++; // the step was attempted: its number is used up on every peer
+        }
         for (StepPlan.Chunk c : plan.chunks()) {
             Sequence s = c.sequence();
             if (running.remove(s)) {

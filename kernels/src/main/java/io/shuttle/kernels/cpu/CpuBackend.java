@@ -115,13 +115,49 @@ public final class CpuBackend implements Backend {
     @Override
     public synchronized void matmul(Tensor x, Tensor w, Tensor out) {
         Checks.matmul(x, w, out);
-        long work = x.dim(0) * x.dim(1) * w.dim(0);
         if (x.dim(0) == 1 && MatmulGemv.supports(w.dtype())) {
             gemv.prepare(x, w, out);
-            dispatch(gemv, work);
+            dispatchGemv(x.dim(1) * w.dim(0));
         } else {
-            gemm.prepare(x, w, out, work < PARALLEL_THRESHOLD ? 1 : pool.size());
-            dispatch(gemm, work);
+            gemm(x, w, out);
+        }
+    }
+
+    /**
+     * At n = 1 with F32/BF16 weights, all matrices form one GEMV job (one dispatch, rows claimed
+     * in chunks across matrices); otherwise one GEMM per matrix.
+     */
+    @Override
+    public synchronized void matmulMany(Tensor x, Tensor[] ws, Tensor[] outs) {
+        Checks.matmulMany(x, ws, outs);
+        boolean gemvAll = x.dim(0) == 1;
+        long rows = 0;
+        for (Tensor w : ws) {
+            gemvAll &= MatmulGemv.supports(w.dtype());
+            rows += w.dim(0);
+        }
+        if (gemvAll) {
+            gemv.prepare(x, ws, outs);
+            dispatchGemv(x.dim(1) * rows);
+        } else {
+            for (int j = 0; j < ws.length; j++) {
+                gemm(x, ws[j], outs[j]);
+            }
+        }
+    }
+
+    private void gemm(Tensor x, Tensor w, Tensor out) {
+        long work = x.dim(0) * x.dim(1) * w.dim(0);
+        gemm.prepare(x, w, out, work < PARALLEL_THRESHOLD ? 1 : pool.size());
+        dispatch(gemm, work);
+    }
+
+    /** The prepared GEMV: inline when small or single-threaded, else chunks claimed by the pool. */
+    private void dispatchGemv(long macs) {
+        if (macs < PARALLEL_THRESHOLD || pool.size() == 1) {
+            gemv.run(0, 1);
+        } else {
+            pool.run(gemv, gemv.chunks());
         }
     }
 

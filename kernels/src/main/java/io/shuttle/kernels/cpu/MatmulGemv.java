@@ -3,94 +3,174 @@ package io.shuttle.kernels.cpu;
 import io.shuttle.kernels.DType;
 import io.shuttle.kernels.Tensor;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 
 import static io.shuttle.kernels.cpu.Simd.F32;
 import static io.shuttle.kernels.cpu.Simd.L;
+import static io.shuttle.kernels.cpu.Simd.LE;
 
 /**
- * {@code out[1, m] = x[1, k] · w[m, k]ᵀ} for one token (decode), F32 or BF16 weights.
+ * {@code out_j[1, m_j] = x[1, k] · w_j[m_j, k]ᵀ} for one token (decode) and one or several
+ * weight matrices sharing x (Q/K/V, gate/up), F32 or BF16 weights.
  *
- * <p>This is a pass over the weight matrix with almost no reuse, so it is bound by memory
- * bandwidth: each worker streams a contiguous run of weight rows exactly once, four rows at a
- * time (four independent FMA chains and one load of x per four weight vectors), converting BF16
- * in registers. The loop is written out once per dtype: a shared loop calling a
- * per-dtype loader through an interface would be megamorphic and box every vector. x (a few
- * KB) stays in L1. Rows are split statically, aligned to 4.
+ * <p>This is a pass over the weights with almost no reuse, so it must run at memory (or LLC)
+ * speed: each row is streamed once, four rows at a time, with x in L1. The matrices of one call
+ * form one list of rows, cut into chunks that the pool's threads claim dynamically, so one
+ * dispatch serves Q, K and V together and a thread that is descheduled by other work on the
+ * machine does not hold the others up.
+ *
+ * <p>BF16 is read as 32-bit pairs (element 2i in the low half, 2i+1 in the high half, little
+ * endian). {@code pair << 16} is element 2i as an F32 and {@code pair & 0xFFFF0000} is element
+ * 2i+1, so a 512-bit load yields 32 weights for two cheap lane-wise ops and two FMAs, against
+ * x de-interleaved once per call into its even and odd halves. Widening 16-bit lanes instead
+ * (a cross-lane convert per 16 weights) made the loop compute-bound at about half the
+ * streaming rate. The loops are written out per dtype: a shared loop calling a per-dtype loader
+ * through an interface would be megamorphic and box every vector.
  */
 final class MatmulGemv implements WorkerPool.Job {
 
     private static final int ROWS = 4;
+    /** Rows per claimable chunk: big enough to amortise a claim, small enough to balance two threads. */
+    private static final int CHUNK_ROWS = 64;
 
     private MemorySegment x;
-    private MemorySegment w;
-    private MemorySegment out;
-    private DType dtype;
     private int k;
-    private int m;
+    private int count;
+    private MemorySegment[] ws = new MemorySegment[4];
+    private MemorySegment[] outs = new MemorySegment[4];
+    private DType[] dtypes = new DType[4];
+    /** firstRow[j] = rows of matrices before j; firstRow[count] = total rows. */
+    private int[] firstRow = new int[5];
+    private float[] xEven = new float[0];
+    private float[] xOdd = new float[0];
 
-    /** Sets the operands; the caller then runs this job on the pool (or inline). */
-    /**
-     * F16 is left to {@link MatmulGemm} even at n = 1: its integer-arithmetic conversion inlined
-     * four times into this loop measured slower than converting once into the packed tile.
-     */
+    /** F16 goes to {@link MatmulGemm} even at n = 1: its integer-arithmetic conversion measured slower here. */
     static boolean supports(DType weightType) {
         return weightType == DType.F32 || weightType == DType.BF16;
     }
 
+    /** One matrix. */
     void prepare(Tensor x, Tensor w, Tensor out) {
-        this.x = x.data();
-        this.w = w.data();
-        this.out = out.data();
-        this.dtype = w.dtype();
-        this.k = (int) x.dim(1);
-        this.m = (int) w.dim(0);
+        begin(x, 1);
+        add(0, w, out);
     }
 
-    @Override
-    public void run(int worker, int workers) {
-        int from = Simd.splitPoint(m, worker, workers, ROWS);
-        int to = Simd.splitPoint(m, worker + 1, workers, ROWS);
-        if (dtype == DType.BF16) {
-            rowsBf16(from, to);
-        } else {
-            rowsF32(from, to);
+    /** Several matrices of the same x (every one {@link #supports supported}). */
+    void prepare(Tensor x, Tensor[] w, Tensor[] out) {
+        begin(x, w.length);
+        for (int j = 0; j < w.length; j++) {
+            add(j, w[j], out[j]);
         }
     }
 
-    private void rowsBf16(int from, int to) {
+    /** Total weight rows of the prepared call. */
+    int rows() {
+        return firstRow[count];
+    }
+
+    /** Chunks to hand out: about {@link #CHUNK_ROWS} rows each. */
+    int chunks() {
+        return Math.max(1, (rows() + CHUNK_ROWS - 1) / CHUNK_ROWS);
+    }
+
+    private void begin(Tensor xt, int matrices) {
+        this.x = xt.data();
+        this.k = (int) xt.dim(1);
+        this.count = matrices;
+        if (ws.length < matrices) {
+            ws = new MemorySegment[matrices];
+            outs = new MemorySegment[matrices];
+            dtypes = new DType[matrices];
+            firstRow = new int[matrices + 1];
+        }
+        int half = k / 2;
+        if (xEven.length < half) {
+            xEven = new float[half];
+            xOdd = new float[half];
+        }
+        for (int i = 0; i < half; i++) {
+            xEven[i] = x.getAtIndex(F32, 2L * i);
+            xOdd[i] = x.getAtIndex(F32, 2L * i + 1);
+        }
+        firstRow[0] = 0;
+    }
+
+    private void add(int j, Tensor w, Tensor out) {
+        ws[j] = w.data();
+        outs[j] = out.data();
+        dtypes[j] = w.dtype();
+        firstRow[j + 1] = firstRow[j] + (int) w.dim(0);
+    }
+
+    /** Chunk {@code chunk} of {@code chunks}: a run of rows, possibly across matrix boundaries. */
+    @Override
+    public void run(int chunk, int chunks) {
+        int total = firstRow[count];
+        int from = Simd.splitPoint(total, chunk, chunks, ROWS);
+        int to = Simd.splitPoint(total, chunk + 1, chunks, ROWS);
+        for (int j = 0; j < count && from < to; j++) {
+            int lo = Math.max(from, firstRow[j]);
+            int hi = Math.min(to, firstRow[j + 1]);
+            if (lo < hi) {
+                if (dtypes[j] == DType.BF16) {
+                    rowsBf16(ws[j], outs[j], lo - firstRow[j], hi - firstRow[j]);
+                } else {
+                    rowsF32(ws[j], outs[j], lo - firstRow[j], hi - firstRow[j]);
+                }
+            }
+        }
+    }
+
+    private void rowsBf16(MemorySegment w, MemorySegment out, int from, int to) {
         long rowBytes = 2L * k;
-        int bound = k - k % L;
+        int bound = k - k % (2 * L); // columns covered by whole pair vectors
+        float[] xe = xEven;
+        float[] xo = xOdd;
         int r = from;
         for (; r + ROWS <= to; r += ROWS) {
             long w0 = r * rowBytes, w1 = w0 + rowBytes, w2 = w1 + rowBytes, w3 = w2 + rowBytes;
             FloatVector a0 = FloatVector.zero(Simd.F), a1 = a0, a2 = a0, a3 = a0;
-            for (int c = 0; c < bound; c += L) {
-                FloatVector xv = Simd.loadF32(x, 4L * c);
+            FloatVector b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+            for (int c = 0; c < bound; c += 2 * L) {
+                int h = c >> 1;
+                FloatVector ve = FloatVector.fromArray(Simd.F, xe, h);
+                FloatVector vo = FloatVector.fromArray(Simd.F, xo, h);
                 long off = 2L * c;
-                a0 = Simd.loadBf16(w, w0 + off).fma(xv, a0);
-                a1 = Simd.loadBf16(w, w1 + off).fma(xv, a1);
-                a2 = Simd.loadBf16(w, w2 + off).fma(xv, a2);
-                a3 = Simd.loadBf16(w, w3 + off).fma(xv, a3);
+                IntVector p0 = IntVector.fromMemorySegment(Simd.I, w, w0 + off, LE);
+                IntVector p1 = IntVector.fromMemorySegment(Simd.I, w, w1 + off, LE);
+                IntVector p2 = IntVector.fromMemorySegment(Simd.I, w, w2 + off, LE);
+                IntVector p3 = IntVector.fromMemorySegment(Simd.I, w, w3 + off, LE);
+                a0 = p0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, a0);
+                b0 = p0.and(0xFFFF0000).reinterpretAsFloats().fma(vo, b0);
+                a1 = p1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, a1);
+                b1 = p1.and(0xFFFF0000).reinterpretAsFloats().fma(vo, b1);
+                a2 = p2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, a2);
+                b2 = p2.and(0xFFFF0000).reinterpretAsFloats().fma(vo, b2);
+                a3 = p3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(ve, a3);
+                b3 = p3.and(0xFFFF0000).reinterpretAsFloats().fma(vo, b3);
             }
-            out.setAtIndex(F32, r, a0.reduceLanes(VectorOperators.ADD) + tail(r, bound));
-            out.setAtIndex(F32, r + 1, a1.reduceLanes(VectorOperators.ADD) + tail(r + 1, bound));
-            out.setAtIndex(F32, r + 2, a2.reduceLanes(VectorOperators.ADD) + tail(r + 2, bound));
-            out.setAtIndex(F32, r + 3, a3.reduceLanes(VectorOperators.ADD) + tail(r + 3, bound));
+            out.setAtIndex(F32, r, a0.add(b0).reduceLanes(VectorOperators.ADD) + tail(w, DType.BF16, r, bound));
+            out.setAtIndex(F32, r + 1, a1.add(b1).reduceLanes(VectorOperators.ADD) + tail(w, DType.BF16, r + 1, bound));
+            out.setAtIndex(F32, r + 2, a2.add(b2).reduceLanes(VectorOperators.ADD) + tail(w, DType.BF16, r + 2, bound));
+            out.setAtIndex(F32, r + 3, a3.add(b3).reduceLanes(VectorOperators.ADD) + tail(w, DType.BF16, r + 3, bound));
         }
         for (; r < to; r++) {
             long w0 = r * rowBytes;
-            FloatVector a0 = FloatVector.zero(Simd.F);
-            for (int c = 0; c < bound; c += L) {
-                a0 = Simd.loadBf16(w, w0 + 2L * c).fma(Simd.loadF32(x, 4L * c), a0);
+            FloatVector a0 = FloatVector.zero(Simd.F), b0 = a0;
+            for (int c = 0; c < bound; c += 2 * L) {
+                int h = c >> 1;
+                IntVector p0 = IntVector.fromMemorySegment(Simd.I, w, w0 + 2L * c, LE);
+                a0 = p0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(Simd.F, xe, h), a0);
+                b0 = p0.and(0xFFFF0000).reinterpretAsFloats().fma(FloatVector.fromArray(Simd.F, xo, h), b0);
             }
-            out.setAtIndex(F32, r, a0.reduceLanes(VectorOperators.ADD) + tail(r, bound));
+            out.setAtIndex(F32, r, a0.add(b0).reduceLanes(VectorOperators.ADD) + tail(w, DType.BF16, r, bound));
         }
     }
 
-    private void rowsF32(int from, int to) {
+    private void rowsF32(MemorySegment w, MemorySegment out, int from, int to) {
         long rowBytes = 4L * k;
         int bound = k - k % L;
         int r = from;
@@ -105,10 +185,10 @@ final class MatmulGemv implements WorkerPool.Job {
                 a2 = Simd.loadF32(w, w2 + off).fma(xv, a2);
                 a3 = Simd.loadF32(w, w3 + off).fma(xv, a3);
             }
-            out.setAtIndex(F32, r, a0.reduceLanes(VectorOperators.ADD) + tail(r, bound));
-            out.setAtIndex(F32, r + 1, a1.reduceLanes(VectorOperators.ADD) + tail(r + 1, bound));
-            out.setAtIndex(F32, r + 2, a2.reduceLanes(VectorOperators.ADD) + tail(r + 2, bound));
-            out.setAtIndex(F32, r + 3, a3.reduceLanes(VectorOperators.ADD) + tail(r + 3, bound));
+            out.setAtIndex(F32, r, a0.reduceLanes(VectorOperators.ADD) + tail(w, DType.F32, r, bound));
+            out.setAtIndex(F32, r + 1, a1.reduceLanes(VectorOperators.ADD) + tail(w, DType.F32, r + 1, bound));
+            out.setAtIndex(F32, r + 2, a2.reduceLanes(VectorOperators.ADD) + tail(w, DType.F32, r + 2, bound));
+            out.setAtIndex(F32, r + 3, a3.reduceLanes(VectorOperators.ADD) + tail(w, DType.F32, r + 3, bound));
         }
         for (; r < to; r++) {
             long w0 = r * rowBytes;
@@ -116,12 +196,12 @@ final class MatmulGemv implements WorkerPool.Job {
             for (int c = 0; c < bound; c += L) {
                 a0 = Simd.loadF32(w, w0 + 4L * c).fma(Simd.loadF32(x, 4L * c), a0);
             }
-            out.setAtIndex(F32, r, a0.reduceLanes(VectorOperators.ADD) + tail(r, bound));
+            out.setAtIndex(F32, r, a0.reduceLanes(VectorOperators.ADD) + tail(w, DType.F32, r, bound));
         }
     }
 
     /** Scalar remainder of row {@code r}: columns {@code from..k-1}. */
-    private float tail(int r, int from) {
+    private float tail(MemorySegment w, DType dtype, int r, int from) {
         float sum = 0;
         long base = (long) r * k;
         for (int c = from; c < k; c++) {

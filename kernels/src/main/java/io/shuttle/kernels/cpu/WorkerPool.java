@@ -2,26 +2,35 @@ package io.shuttle.kernels.cpu;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Persistent worker threads for data-parallel kernels, built for many short jobs: a decode step
- * of a small model issues hundreds of operations of tens of microseconds each, so dispatch must
- * cost about a microsecond, not the tens an executor's queue and futures cost.
+ * of a small model issues over a hundred operations of tens of microseconds each, so dispatch
+ * must cost about a microsecond, not the tens an executor's queue and futures cost.
  *
- * <p>{@link #run} publishes the job by bumping a volatile generation counter; workers that are
- * spinning see it within nanoseconds, parked ones are unparked. The calling thread runs share 0
- * itself and then waits for the others. Workers spin for {@link #SPIN_NANOS} after each job
- * before parking, so back-to-back jobs never pay a wake-up and an idle pool costs no CPU.
- * Each job partitions its own work statically from {@code (worker, workers)}; no queue, no
- * allocation per dispatch. One job runs at a time; concurrent callers are serialised.
+ * <p>A job is cut into shares ({@code run(share, shares)}, each a static part of the work).
+ * {@link #run} publishes the job by bumping a generation; then the calling thread and every
+ * worker claim shares one at a time from a shared counter until none are left, and the caller
+ * returns when every claimed share is done. Claiming instead of assigning shares to threads is
+ * what keeps a loaded machine from stalling every op: on a machine shared with other processes a
+ * worker is often not running when a job is published, and with fixed assignment the caller
+ * would wait for the scheduler to run that worker (a time slice, milliseconds) once per op; here
+ * the caller simply takes the worker's shares. A share runs exactly once, on one thread, so a
+ * job may index per-share scratch by the share number when it uses at most {@link #size()}
+ * shares.
+ *
+ * <p>Workers spin for {@link #SPIN_NANOS} after each job before parking, so back-to-back jobs
+ * never pay a wake-up and an idle pool costs no CPU. No queue, no allocation per dispatch. One
+ * job runs at a time; concurrent callers are serialised.
  */
 final class WorkerPool implements AutoCloseable {
 
-    /** A data-parallel job: worker {@code worker} of {@code workers} does its static share. */
+    /** A data-parallel job: share {@code share} of {@code shares} does its static part of the work. */
     interface Job {
-        void run(int worker, int workers);
+        void run(int share, int shares);
     }
 
     private static final long SPIN_NANOS = 50_000;
@@ -32,9 +41,12 @@ final class WorkerPool implements AutoCloseable {
     /** Per worker: 1 while it is (about to be) parked; volatile, so dispatch and park cannot miss each other. */
     private final AtomicIntegerArray parked;
     private final ReentrantLock dispatch = new ReentrantLock();
-    private final AtomicInteger pending = new AtomicInteger();
+    /** High 32 bits: generation of the current job; low 32 bits: the next unclaimed share. */
+    private final AtomicLong state = new AtomicLong();
+    /** Shares of the current job that have finished. */
+    private final AtomicInteger done = new AtomicInteger();
     private volatile Job job;
-    private volatile int generation;
+    private volatile int jobShares;
     private volatile Thread waiter;
     private volatile boolean waiterParked;
     private volatile Throwable failure;
@@ -47,10 +59,10 @@ final class WorkerPool implements AutoCloseable {
         }
         this.size = size;
         this.threads = new Thread[size - 1];
-        this.parked = new AtomicIntegerArray(size - 1);
+        this.parked = new AtomicIntegerArray(Math.max(1, size - 1));
         for (int i = 0; i < threads.length; i++) {
-            int index = i + 1;
-            threads[i] = Thread.ofPlatform().daemon().name(namePrefix + index).unstarted(() -> workerLoop(index));
+            int index = i;
+            threads[i] = Thread.ofPlatform().daemon().name(namePrefix + (i + 1)).unstarted(() -> workerLoop(index));
             threads[i].start();
         }
     }
@@ -59,10 +71,23 @@ final class WorkerPool implements AutoCloseable {
         return size;
     }
 
-    /** Runs {@code j} on all workers (the caller is worker 0) and returns when every share is done. */
+    /** Runs shares {@code 0..size()-1} of {@code j} (one per thread when all are running). */
     void run(Job j) {
-        if (size == 1) {
-            j.run(0, 1);
+        run(j, size);
+    }
+
+    /** Runs shares {@code 0..shares-1} of {@code j}, each exactly once, and returns when all are done. */
+    void run(Job j, int shares) {
+        if (shares < 1) {
+            throw new IllegalArgumentException("a job needs at least one share, got " + shares);
+        }
+        if (size == 1 || shares == 1) {
+            if (closed) {
+                throw new IllegalStateException("the CPU backend's worker pool is closed");
+            }
+            for (int s = 0; s < shares; s++) {
+                j.run(s, shares);
+            }
             return;
         }
         dispatch.lock();
@@ -72,23 +97,20 @@ final class WorkerPool implements AutoCloseable {
             }
             failure = null;
             job = j;
+            jobShares = shares;
             waiter = Thread.currentThread();
-            pending.set(size - 1);
-            generation = generation + 1; // volatile write: publishes job and its fields
+            done.set(0);
+            long generation = (state.get() >>> 32) + 1;
+            state.set(generation << 32); // volatile write: publishes job, jobShares and done
             for (int i = 0; i < threads.length; i++) {
-                if (parkedFlag(i)) {
+                if (parked.get(i) != 0) {
                     LockSupport.unpark(threads[i]);
                 }
             }
-            Throwable own = null;
-            try {
-                j.run(0, size);
-            } catch (Throwable t) {
-                own = t;
-            }
-            awaitWorkers();
+            claimShares(generation);
+            awaitDone(shares);
             job = null;
-            Throwable f = own != null ? own : failure;
+            Throwable f = failure;
             if (f instanceof RuntimeException re) {
                 throw re;
             } else if (f instanceof Error e) {
@@ -101,25 +123,49 @@ final class WorkerPool implements AutoCloseable {
         }
     }
 
-    private boolean parkedFlag(int i) {
-        return parked.get(i) != 0;
+    /**
+     * Claims and runs shares of generation {@code generation} until none are left. A successful
+     * claim proves the generation was still current with that share unclaimed, so the job and
+     * share count read just before it belong to that generation (the next job is only published
+     * after every share of this one is done).
+     */
+    private void claimShares(long generation) {
+        while (true) {
+            long s = state.get();
+            if (s >>> 32 != generation) {
+                return;
+            }
+            int share = (int) s;
+            int shares = jobShares;
+            Job j = job;
+            if (share >= shares) {
+                return;
+            }
+            if (!state.compareAndSet(s, s + 1)) {
+                continue;
+            }
+            try {
+                j.run(share, shares);
+            } catch (Throwable t) {
+                failure = t;
+            }
+            if (done.incrementAndGet() == shares && waiterParked) {
+                LockSupport.unpark(waiter);
+            }
+        }
     }
 
-    private void setParked(int i, boolean value) {
-        parked.set(i, value ? 1 : 0);
-    }
-
-    private void awaitWorkers() {
+    private void awaitDone(int shares) {
         long deadline = System.nanoTime() + SPIN_NANOS;
         int spins = 0;
-        while (pending.get() != 0) {
+        while (done.get() != shares) {
             if ((++spins & 63) != 0 || System.nanoTime() < deadline) {
                 Thread.onSpinWait();
                 continue;
             }
             waiterParked = true;
             // The timeout bounds the cost of any missed wake-up; a live worker always finishes.
-            if (pending.get() != 0) {
+            if (done.get() != shares) {
                 LockSupport.parkNanos(this, WAIT_SLICE_NANOS);
             }
             waiterParked = false;
@@ -127,37 +173,30 @@ final class WorkerPool implements AutoCloseable {
     }
 
     private void workerLoop(int index) {
-        int seen = 0;
+        long seen = 0;
         while (true) {
             seen = awaitGeneration(index, seen);
             if (closed) {
                 return;
             }
-            try {
-                job.run(index, size);
-            } catch (Throwable t) {
-                failure = t;
-            }
-            if (pending.decrementAndGet() == 0 && waiterParked) {
-                LockSupport.unpark(waiter);
-            }
+            claimShares(seen);
         }
     }
 
-    private int awaitGeneration(int index, int seen) {
+    private long awaitGeneration(int index, long seen) {
         long deadline = System.nanoTime() + SPIN_NANOS;
         int spins = 0;
-        int g;
-        while ((g = generation) == seen && !closed) {
+        long g;
+        while ((g = state.get() >>> 32) == seen && !closed) {
             if ((++spins & 63) != 0 || System.nanoTime() < deadline) {
                 Thread.onSpinWait();
                 continue;
             }
-            setParked(index - 1, true);
-            if (generation == seen && !closed) {
+            parked.set(index, 1);
+            if (state.get() >>> 32 == seen && !closed) {
                 LockSupport.park(this);
             }
-            setParked(index - 1, false);
+            parked.set(index, 0);
         }
         return g;
     }

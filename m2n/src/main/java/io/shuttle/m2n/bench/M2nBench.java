@@ -79,14 +79,23 @@ public final class M2nBench implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        TransportKind kind = TransportKind.parse(transport);
+        TransportKind kind;
+        long[] byteSizes;
+        try {
+            kind = TransportKind.parse(transport);
+            byteSizes = Sizes.parse(sizes);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(new CommandLine(this), e.getMessage());
+        }
+        if (byteSizes.length == 0) {
+            throw new CommandLine.ParameterException(new CommandLine(this), "--sizes lists no size");
+        }
         if (kind == TransportKind.AUTO) {
             throw new CommandLine.ParameterException(new CommandLine(this), "--transport must be ucx or tcp");
         }
         if (senders < 1 || receivers < 1 || rounds < 1) {
             throw new CommandLine.ParameterException(new CommandLine(this), "--senders, --receivers and --rounds must be >= 1");
         }
-        long[] byteSizes = Sizes.parse(sizes);
         int warm = warmup >= 0 ? warmup : Math.max(1000, rounds);
         String secret = newSecret();
         List<Proc> procs = new ArrayList<>();

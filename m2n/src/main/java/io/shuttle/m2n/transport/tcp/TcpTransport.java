@@ -179,6 +179,11 @@ public final class TcpTransport implements Transport {
 
     private void checkLiveness(long now) {
         for (TcpLink l : new ArrayList<>(links.values())) {
+            if (l.waitingForBuffer()) {
+                // We stopped reading (pool full), so the peer's bytes and heartbeats wait in the
+                // socket: silence is ours, not the peer's.
+                l.lastReceived = now;
+            }
             if (now - l.lastReceived > peerTimeoutNanos) {
                 drop(l, M2nStatus.PEER_DEAD, "no traffic from " + l.link.describe() + " for "
                         + TimeUnit.NANOSECONDS.toMillis(now - l.lastReceived) + " ms");

@@ -1,0 +1,189 @@
+package io.shuttle.pipeline;
+
+import io.shuttle.engine.ExpertStage;
+import io.shuttle.kernels.Backend;
+import io.shuttle.kernels.DType;
+import io.shuttle.kernels.Tensor;
+import io.shuttle.m2n.M2nException;
+import io.shuttle.m2n.M2nNode;
+import io.shuttle.m2n.Message;
+import io.shuttle.m2n.Outgoing;
+import io.shuttle.m2n.ReceivedRound;
+import io.shuttle.m2n.RoundKey;
+import io.shuttle.m2n.wire.MessageHeader;
+import io.shuttle.m2n.wire.PayloadType;
+
+import java.lang.System.Logger;
+import java.lang.System.Logger.Level;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The expert pod's loop. Rounds come in the attention pods' lockstep order
+ * (step, layer, micro-batch); for each one it gathers the messages of all attention pods, runs
+ * the grouped expert FFN once over all their rows (aggregation across attention pods is what
+ * makes the expert batch large), and sends each attention pod one combined row per row it sent.
+ */
+public final class ExpertServer implements AutoCloseable {
+    private static final Logger LOG = System.getLogger(ExpertServer.class.getName());
+
+    private final M2nNode node;
+    private final ExpertStage stage;
+    private final Backend backend;
+    private final Map<Integer, InetSocketAddress> attentionPods; // node id → address
+    private final Set<Integer> senders;
+    private final int layers;
+    private final int microBatches;
+    private final int hidden;
+    private final int topK;
+    private final int maxRows;
+    private final Duration roundTimeout;
+    private final Tensor x;
+    private final Tensor ids;
+    private final Tensor weights;
+    private final Tensor out;
+    private final Arena arena = Arena.ofShared();
+    private final io.shuttle.m2n.transport.RegisteredBuffer sendBuffer;
+    private final MemorySegment hostOut;
+    private final MemorySegment staging;
+    private volatile boolean stopped;
+    private long roundsServed;
+
+    public ExpertServer(M2nNode node, ExpertStage stage, Backend backend, Map<Integer, InetSocketAddress> attentionPods,
+                        int layers, int microBatches, int hidden, int topK, int maxRows, Duration roundTimeout) {
+        this.node = node;
+        this.stage = stage;
+        this.backend = backend;
+        this.attentionPods = Map.copyOf(attentionPods);
+        this.senders = Set.copyOf(attentionPods.keySet());
+        this.layers = layers;
+        this.microBatches = microBatches;
+        this.hidden = hidden;
+        this.topK = topK;
+        this.maxRows = maxRows;
+        this.roundTimeout = roundTimeout;
+        this.x = backend.allocate(DType.F32, maxRows, hidden);
+        this.ids = backend.allocate(DType.I32, maxRows, topK);
+        this.weights = backend.allocate(DType.F32, maxRows, topK);
+        this.out = backend.allocate(DType.F32, maxRows, hidden);
+        // Combined rows leave from registered memory, so the transport reads them in place.
+        this.sendBuffer = node.allocate((long) maxRows * hidden * Float.BYTES);
+        this.hostOut = sendBuffer.segment();
+        this.staging = arena.allocate((long) maxRows * Math.max(hidden, topK) * Float.BYTES, 64);
+    }
+
+    /** Serves rounds until {@link #stop()}; returns the number of rounds served. */
+    public long serve(long firstStep) {
+        long step = firstStep;
+        while (!stopped) {
+            for (int layer = 0; layer < layers && !stopped; layer++) {
+                for (int mb = 0; mb < microBatches && !stopped; mb++) {
+                    serveRound(RoundKey.dispatch(step, layer, mb));
+                }
+            }
+            step++;
+        }
+        return roundsServed;
+    }
+
+    /** One round: gather from every attention pod, compute, combine back. Failures are logged, not fatal. */
+    void serveRound(RoundKey key) {
+        ReceivedRound round;
+        try {
+            round = node.collect(key, senders, roundTimeout).get(roundTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            String missing = cause instanceof M2nException m ? " missing attention pods " + m.missingSenders() : "";
+            LOG.log(Level.WARNING, "round " + key + " failed:" + missing + ": " + cause.getMessage());
+            return;
+        } catch (TimeoutException e) {
+            LOG.log(Level.WARNING, "round " + key + " timed out locally");
+            return;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            stopped = true;
+            return;
+        }
+        try (round) {
+            combine(key, round, compute(key, round));
+        }
+        roundsServed++;
+    }
+
+    /** Concatenates every sender's rows (in sender order) and runs the expert stage once. Returns the row count. */
+    private int compute(RoundKey key, ReceivedRound round) {
+        int rows = 0;
+        for (Message m : round.messages().values()) {
+            MessageHeader h = m.header();
+            if (h.rowCount() > 0 && (h.topK() != topK || h.dtype() != PayloadType.F32 || h.rowBytes() != (long) hidden * Float.BYTES)) {
+                throw new IllegalStateException("round " + key + ": node " + m.sender() + " sent rows of "
+                        + h.rowBytes() + " bytes, top-" + h.topK() + " " + h.dtype() + "; this pod serves hidden "
+                        + hidden + " F32, top-" + topK + " (are both sides on the same model?)");
+            }
+            if (rows + h.rowCount() > maxRows) {
+                throw new IllegalStateException("round " + key + " has more than " + maxRows + " rows");
+            }
+            if (h.rowCount() > 0) {
+                backend.copyFromHost(m.payload(), x.rows(rows, rows + h.rowCount()));
+                MemorySegment.copy(h.expertIds(), 0, staging, ValueLayout.JAVA_INT, 0, h.expertIds().length);
+                backend.copyFromHost(staging, ids.rows(rows, rows + h.rowCount()));
+                MemorySegment.copy(h.weights(), 0, staging, ValueLayout.JAVA_FLOAT, 0, h.weights().length);
+                backend.copyFromHost(staging, weights.rows(rows, rows + h.rowCount()));
+            }
+            rows += h.rowCount();
+        }
+        stage.forward(key.layer(), x.rows(0, rows), ids.rows(0, rows), weights.rows(0, rows), out.rows(0, rows));
+        if (rows > 0) {
+            backend.copyToHost(out.rows(0, rows), hostOut);
+        }
+        return rows;
+    }
+
+    /** Sends each attention pod its slice of the combined rows (an empty message if it sent none). */
+    private void combine(RoundKey key, ReceivedRound round, int rows) {
+        List<Outgoing> replies = new ArrayList<>();
+        long offset = 0;
+        long rowBytes = (long) hidden * Float.BYTES;
+        for (Message m : round.messages().values()) {
+            int n = m.header().rowCount();
+            InetSocketAddress to = attentionPods.get(m.sender());
+            replies.add(Outgoing.rows(to, hostOut.asSlice(offset, n * rowBytes), n, PayloadType.F32));
+            offset += n * rowBytes;
+        }
+        try {
+            // Wait for local completion: hostOut is reused by the next round.
+            node.combine(key.step(), key.layer(), key.microBatch(), replies)
+                    .get(roundTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.log(Level.WARNING, "combine of round " + key + " failed: " + e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            stopped = true;
+        }
+    }
+
+    public void stop() {
+        stopped = true;
+    }
+
+    @Override
+    public void close() {
+        stop();
+        backend.release(x);
+        backend.release(ids);
+        backend.release(weights);
+        backend.release(out);
+        sendBuffer.close();
+        arena.close();
+    }
+}

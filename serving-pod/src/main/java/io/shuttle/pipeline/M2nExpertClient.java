@@ -1,0 +1,230 @@
+package io.shuttle.pipeline;
+
+import io.shuttle.engine.ExpertClient;
+import io.shuttle.engine.ExpertUnavailableException;
+import io.shuttle.kernels.Backend;
+import io.shuttle.kernels.DType;
+import io.shuttle.kernels.Tensor;
+import io.shuttle.m2n.M2nException;
+import io.shuttle.m2n.M2nNode;
+import io.shuttle.m2n.Message;
+import io.shuttle.m2n.Outgoing;
+import io.shuttle.m2n.ReceivedRound;
+import io.shuttle.m2n.transport.RegisteredBuffer;
+import io.shuttle.m2n.wire.PayloadType;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The attention pod's {@link ExpertClient} over M2N. Dispatch sends each row once to every
+ * expert pod that serves one of its top-k experts (the other slots marked -1), and an empty
+ * message to pods with nothing, so every round completes without waiting for a timeout.
+ * Combine sums the partial rows coming back from each expert pod into the output.
+ *
+ * <p>State is kept per micro-batch slot: between {@code dispatch(ℓ, i)} and
+ * {@code awaitCombine(ℓ, i)} the pipeline touches only other micro-batches.
+ */
+public final class M2nExpertClient implements ExpertClient {
+    private final M2nNode node;
+    private final Backend backend;
+    private final ExpertPlacement placement;
+    private final List<InetSocketAddress> podAddresses;
+    private final Set<Integer> podNodeIds;
+    private final int[] podNodeId;
+    private final int hidden;
+    private final int topK;
+    private final Duration timeout;
+    private final Slot[] slots;
+    private final Arena arena = Arena.ofShared();
+    private final MemorySegment staging;
+    private final int maxRows;
+
+    /** What one in-flight micro-batch needs until its combine arrives. */
+    private final class Slot {
+        final RegisteredBuffer[] send;
+        final Tensor[] index;       // backend I32 [maxRows]: micro-batch row of each row sent to pod p
+        final int[][] rows;         // host copy of the same
+        final int[] count;
+        Tensor out;
+        CompletableFuture<Void> sent;
+        long step = -1;
+        int layer = -1;
+
+        Slot() {
+            int pods = placement.pods();
+            send = new RegisteredBuffer[pods];
+            index = new Tensor[pods];
+            rows = new int[pods][maxRows];
+            count = new int[pods];
+            for (int p = 0; p < pods; p++) {
+                send[p] = node.allocate((long) maxRows * hidden * Float.BYTES);
+                index[p] = backend.allocate(DType.I32, maxRows);
+            }
+        }
+    }
+
+    public M2nExpertClient(M2nNode node, Backend backend, ExpertPlacement placement,
+                           List<InetSocketAddress> podAddresses, int[] podNodeIds,
+                           int hidden, int topK, int maxRows, int microBatches, Duration timeout) {
+        if (podAddresses.size() != placement.pods() || podNodeIds.length != placement.pods()) {
+            throw new IllegalArgumentException("placement has " + placement.pods() + " expert pods but "
+                    + podAddresses.size() + " addresses and " + podNodeIds.length + " node ids were given");
+        }
+        this.node = node;
+        this.backend = backend;
+        this.placement = placement;
+        this.podAddresses = List.copyOf(podAddresses);
+        this.podNodeId = podNodeIds.clone();
+        this.podNodeIds = Set.copyOf(Arrays.stream(podNodeIds).boxed().toList());
+        this.hidden = hidden;
+        this.topK = topK;
+        this.maxRows = maxRows;
+        this.timeout = timeout;
+        this.staging = arena.allocate((long) maxRows * Math.max(topK, 1) * Integer.BYTES * 2L + 64, 64);
+        this.slots = new Slot[microBatches];
+        for (int i = 0; i < microBatches; i++) {
+            slots[i] = new Slot();
+        }
+    }
+
+    @Override
+    public void dispatch(long step, int layer, int microBatch, Tensor x, Tensor ids, Tensor weights, Tensor out) {
+        Slot s = slots[microBatch];
+        int n = (int) x.dim(0);
+        if (n > maxRows) {
+            throw new IllegalArgumentException("micro-batch of " + n + " rows exceeds the " + maxRows + "-row buffers");
+        }
+        int[] hostIds = new int[n * topK];
+        float[] hostWeights = new float[n * topK];
+        if (n > 0) {
+            backend.copyToHost(ids, staging);
+            MemorySegment.copy(staging, ValueLayout.JAVA_INT, 0, hostIds, 0, hostIds.length);
+            backend.copyToHost(weights, staging);
+            MemorySegment.copy(staging, ValueLayout.JAVA_FLOAT, 0, hostWeights, 0, hostWeights.length);
+        }
+        int pods = placement.pods();
+        Arrays.fill(s.count, 0);
+        // Which pods each row goes to: one message per pod, the row once even if two of its experts are there.
+        for (int r = 0; r < n; r++) {
+            for (int p = 0; p < pods; p++) {
+                for (int j = 0; j < topK; j++) {
+                    if (placement.podFor(hostIds[r * topK + j], r) == p) {
+                        s.rows[p][s.count[p]++] = r;
+                        break;
+                    }
+                }
+            }
+        }
+        List<Outgoing> messages = new ArrayList<>(pods);
+        for (int p = 0; p < pods; p++) {
+            int c = s.count[p];
+            int[] msgIds = new int[c * topK];
+            float[] msgWeights = new float[c * topK];
+            for (int q = 0; q < c; q++) {
+                int r = s.rows[p][q];
+                for (int j = 0; j < topK; j++) {
+                    int e = hostIds[r * topK + j];
+                    boolean here = placement.podFor(e, r) == p;
+                    msgIds[q * topK + j] = here ? e : -1;
+                    msgWeights[q * topK + j] = here ? hostWeights[r * topK + j] : 0f;
+                }
+            }
+            MemorySegment payload = s.send[p].segment().asSlice(0, (long) c * hidden * Float.BYTES);
+            if (c > 0) {
+                MemorySegment.copy(s.rows[p], 0, staging, ValueLayout.JAVA_INT, 0, c);
+                backend.copyFromHost(staging, s.index[p].rows(0, c));
+                backend.gatherRows(x, s.index[p].rows(0, c), Tensor.of(payload, DType.F32, c, hidden));
+            }
+            messages.add(Outgoing.routed(podAddresses.get(p), payload, c, topK, msgIds, msgWeights, PayloadType.F32));
+        }
+        s.out = out;
+        s.step = step;
+        s.layer = layer;
+        s.sent = node.dispatch(step, layer, microBatch, messages);
+    }
+
+    @Override
+    public void awaitCombine(long step, int layer, int microBatch) {
+        Slot s = slots[microBatch];
+        if (s.step != step || s.layer != layer) {
+            throw new IllegalStateException("no dispatch in flight for step " + step + " layer " + layer
+                    + " micro-batch " + microBatch);
+        }
+        s.step = -1;
+        String round = "step " + step + " layer " + layer + " micro-batch " + microBatch;
+        await(s.sent, "sending " + round + " to the expert pods");
+        try (ReceivedRound combined = await(node.collectCombine(step, layer, microBatch, podNodeIds, timeout),
+                "the expert pods' results for " + round)) {
+            backend.zero(s.out);
+            for (int p = 0; p < placement.pods(); p++) {
+                Message m = combined.from(podNodeId[p]);
+                int c = s.count[p];
+                if (m.header().rowCount() != c) {
+                    throw new ExpertUnavailableException("expert pod " + p + " returned " + m.header().rowCount()
+                            + " rows for " + round + " but was sent " + c);
+                }
+                if (c > 0) {
+                    Tensor src = Tensor.of(m.payload(), DType.F32, c, hidden);
+                    backend.scatterAddRows(src, s.index[p].rows(0, c), ones(c), s.out);
+                }
+            }
+        }
+    }
+
+    private Tensor onesTensor;
+
+    private Tensor ones(int c) {
+        if (onesTensor == null) {
+            onesTensor = backend.allocate(DType.F32, maxRows);
+            float[] one = new float[maxRows];
+            Arrays.fill(one, 1f);
+            try (Arena a = Arena.ofConfined()) {
+                MemorySegment seg = a.allocate((long) maxRows * Float.BYTES);
+                MemorySegment.copy(one, 0, seg, ValueLayout.JAVA_FLOAT, 0, maxRows);
+                backend.copyFromHost(seg, onesTensor);
+            }
+        }
+        return onesTensor.rows(0, c);
+    }
+
+    private <T> T await(CompletableFuture<T> f, String what) {
+        try {
+            return f.get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            String detail = cause instanceof M2nException m2n ? m2n.getMessage() : String.valueOf(cause);
+            throw new ExpertUnavailableException("failed waiting for " + what + ": " + detail, cause);
+        } catch (TimeoutException e) {
+            throw new ExpertUnavailableException("timed out after " + timeout + " waiting for " + what, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new ExpertUnavailableException("interrupted waiting for " + what, e);
+        }
+    }
+
+    @Override
+    public void close() {
+        for (Slot s : slots) {
+            for (int p = 0; p < s.send.length; p++) {
+                s.send[p].close();
+                backend.release(s.index[p]);
+            }
+        }
+        if (onesTensor != null) {
+            backend.release(onesTensor);
+        }
+        arena.close();
+    }
+}

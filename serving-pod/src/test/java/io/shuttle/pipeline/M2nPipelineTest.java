@@ -1,0 +1,118 @@
+package io.shuttle.pipeline;
+
+import io.shuttle.engine.Engine;
+import io.shuttle.engine.EngineOptions;
+import io.shuttle.engine.ExpertStage;
+import io.shuttle.engine.ExpertWeights;
+import io.shuttle.engine.GenerationResult;
+import io.shuttle.engine.SamplingParams;
+import io.shuttle.engine.StepTrace;
+import io.shuttle.kernels.Backend;
+import io.shuttle.kernels.cpu.CpuBackend;
+import io.shuttle.m2n.M2nNode;
+import io.shuttle.m2n.NodeConfig;
+import io.shuttle.m2n.TransportKind;
+import io.shuttle.model.Checkpoint;
+import io.shuttle.reference.SafetensorsWriter;
+import io.shuttle.reference.TestCheckpoints;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The attention side and two expert servers in one JVM, talking through real M2N nodes over
+ * loopback TCP: the disaggregated data path (dispatch of routed rows, aggregation, combine)
+ * must give the monolithic engine's greedy output.
+ */
+class M2nPipelineTest {
+
+    @TempDir
+    static Path dir;
+    static final TestCheckpoints.Spec SPEC = TestCheckpoints.TOP2; // 6 experts, top-2, 3 layers
+    static final byte[] SECRET = "test-secret-0123456789".getBytes(StandardCharsets.UTF_8);
+
+    @BeforeAll
+    static void checkpoint() {
+        TestCheckpoints.write(dir, SPEC, 41, SafetensorsWriter.DType.BF16);
+    }
+
+    @Test
+    void disaggregatedOutputEqualsMonolithicWithReplicatedExperts() throws Exception {
+        // Pod 0 holds experts 0-3, pod 1 holds 2-5: experts 2 and 3 are replicated.
+        List<List<Integer>> perPod = List.of(List.of(0, 1, 2, 3), List.of(2, 3, 4, 5));
+        int m = 2;
+        EngineOptions options = new EngineOptions(32, 8, 128, 8, 128);
+        SplittableRandom r = new SplittableRandom(3);
+        List<int[]> prompts = new ArrayList<>();
+        for (int len : new int[] {5, 1, 17, 9}) {
+            prompts.add(r.ints(len, 3, SPEC.vocab()).toArray());
+        }
+        List<GenerationResult> expected;
+        try (Checkpoint ckpt = Checkpoint.open(dir); Backend b = new CpuBackend(1);
+             Engine mono = new Engine(ckpt, b, options)) {
+            expected = mono.generate(prompts, SamplingParams.greedy(6, true), false);
+        }
+
+        long deployment = 42;
+        try (M2nNode attentionNode = M2nNode.start(NodeConfig.of(deployment, 0, SECRET).withTransport(TransportKind.TCP));
+             M2nNode expert0 = M2nNode.start(NodeConfig.of(deployment, 100, SECRET).withTransport(TransportKind.TCP));
+             M2nNode expert1 = M2nNode.start(NodeConfig.of(deployment, 101, SECRET).withTransport(TransportKind.TCP));
+             Checkpoint ckpt = Checkpoint.open(dir);
+             Backend attentionBackend = new CpuBackend(1);
+             Backend e0Backend = new CpuBackend(1);
+             Backend e1Backend = new CpuBackend(1)) {
+            var cfg = ckpt.config();
+            Map<Integer, InetSocketAddress> attentionPods = Map.of(0, attentionNode.address());
+            List<ExpertServer> servers = new ArrayList<>();
+            List<Thread> threads = new ArrayList<>();
+            M2nNode[] nodes = {expert0, expert1};
+            Backend[] backends = {e0Backend, e1Backend};
+            for (int p = 0; p < 2; p++) {
+                int[] held = perPod.get(p).stream().mapToInt(Integer::intValue).toArray();
+                ExpertStage stage = new ExpertStage(cfg, ExpertWeights.load(ckpt, backends[p], held), backends[p], 64);
+                ExpertServer server = new ExpertServer(nodes[p], stage, backends[p], attentionPods, cfg.numLayers(), m,
+                        cfg.hiddenSize(), cfg.topK(), 64, Duration.ofSeconds(20));
+                servers.add(server);
+                Thread t = new Thread(() -> server.serve(0), "expert-" + p);
+                t.setDaemon(true);
+                t.start();
+                threads.add(t);
+            }
+            ExpertPlacement placement = new ExpertPlacement(perPod, cfg.numExperts());
+            try (M2nExpertClient client = new M2nExpertClient(attentionNode, attentionBackend, placement,
+                    List.of(expert0.address(), expert1.address()), new int[] {100, 101}, cfg.hiddenSize(), cfg.topK(),
+                    32, m, Duration.ofSeconds(20));
+                 Engine engine = new Engine(ckpt, attentionBackend, options, client, m, StepTrace.NONE)) {
+                List<GenerationResult> actual = engine.generate(prompts, SamplingParams.greedy(6, true), false);
+                for (int i = 0; i < prompts.size(); i++) {
+                    assertArrayEquals(expected.get(i).generatedIds(), actual.get(i).generatedIds(), "prompt " + i);
+                    double d = 0;
+                    for (int v = 0; v < cfg.vocabSize(); v++) {
+                        d = Math.max(d, Math.abs(expected.get(i).lastLogits()[v] - actual.get(i).lastLogits()[v]));
+                    }
+                    assertTrue(d <= 1e-4, "prompt " + i + " prefill logits differ by " + d);
+                }
+            } finally {
+                servers.forEach(ExpertServer::stop);
+                expert0.close(); // fails the servers' pending collects at once
+                expert1.close();
+                for (Thread t : threads) {
+                    t.join(10_000);
+                    assertTrue(!t.isAlive(), t.getName() + " did not stop");
+                }
+            }
+        }
+    }
+}
