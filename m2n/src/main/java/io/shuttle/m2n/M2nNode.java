@@ -281,6 +281,9 @@ public final class M2nNode implements AutoCloseable {
     @Override
     public void close() {
         closing = true;
+        if (Thread.currentThread() == progressThread) {
+            return; // called from a callback: the loop sees the flag and finishes the close itself
+        }
         transport.wakeup();
         try {
             progressThread.join(TimeUnit.SECONDS.toMillis(10));

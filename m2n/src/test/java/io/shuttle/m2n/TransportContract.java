@@ -214,6 +214,28 @@ abstract class TransportContract {
         }
     }
 
+    @Test
+    void idleProgressThreadBlocksInsteadOfSpinning() throws Exception {
+        M2nNode a = node(config(1));
+        M2nNode b = node(config(2));
+        RegisteredBuffer data = filled(a, 4096, 2);
+        var got = b.collectDispatch(0, 0, 0, Set.of(1), WAIT);
+        a.dispatch(0, 0, 0, List.of(Outgoing.rows(b.address(), data.segment(), 1, PayloadType.U8))).get(20, TimeUnit.SECONDS);
+        got.get(20, TimeUnit.SECONDS).close();
+        java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
+        Thread progress = Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().equals("m2n-progress-1")).findFirst().orElseThrow();
+        Thread.sleep(200);
+        long cpu0 = mx.getThreadCpuTime(progress.threadId());
+        long wall0 = System.nanoTime();
+        Thread.sleep(1500);
+        long cpu = mx.getThreadCpuTime(progress.threadId()) - cpu0;
+        long wall = System.nanoTime() - wall0;
+        // A spinning thread would use close to 100 % of the wall time; heartbeats cost a few ms.
+        assertTrue(cpu < wall / 10, "idle progress thread used " + cpu / 1_000_000 + " ms CPU in "
+                + wall / 1_000_000 + " ms");
+    }
+
     /** Deterministic bytes from a seed, so both sides can regenerate and compare. */
     static void fill(MemorySegment s, long seed) {
         long x = new Random(seed).nextLong() | 1; // xorshift64: cheap enough for 64 MiB payloads

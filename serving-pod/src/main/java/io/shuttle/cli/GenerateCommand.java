@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.shuttle.engine.Engine;
 import io.shuttle.engine.GenerationResult;
 import io.shuttle.engine.SamplingParams;
+import io.shuttle.serve.GenerationJson;
 import io.shuttle.kernels.Backend;
 import io.shuttle.model.Checkpoint;
 import io.shuttle.tokenizer.Tokenizer;
@@ -20,7 +21,6 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -140,12 +140,12 @@ final class GenerateCommand implements Callable<Integer> {
     private void print(List<GenerationResult> results, Tokenizer tokenizer) throws IOException {
         PrintWriter out = spec.commandLine().getOut();
         if (json || dump != null) {
-            Map<String, Object> doc = document(results, tokenizer, false);
+            Map<String, Object> doc = GenerationJson.document(results, tokenizer, false);
             if (json) {
                 out.println(MAPPER.writeValueAsString(doc));
             }
             if (dump != null) {
-                MAPPER.writeValue(dump.toFile(), document(results, tokenizer, true));
+                MAPPER.writeValue(dump.toFile(), GenerationJson.document(results, tokenizer, true));
             }
         }
         if (!json) {
@@ -154,30 +154,5 @@ final class GenerateCommand implements Callable<Integer> {
             }
         }
         out.flush();
-    }
-
-    static Map<String, Object> document(List<GenerationResult> results, Tokenizer tokenizer, boolean full) {
-        List<Map<String, Object>> items = new ArrayList<>();
-        for (GenerationResult r : results) {
-            Map<String, Object> item = new LinkedHashMap<>();
-            item.put("prompt_ids", r.promptIds());
-            item.put("generated_ids", r.generatedIds());
-            List<Object[]> top5 = new ArrayList<>();
-            for (int id : Engine.topIndices(r.lastLogits(), 5)) {
-                top5.add(new Object[] {id, r.lastLogits()[id]});
-            }
-            item.put("last_logits_top5", top5);
-            item.put("finish_reason", r.finishReason().openAiName());
-            item.put("text", tokenizer.decode(r.generatedIds(), true));
-            if (full) {
-                item.put("last_logits", r.lastLogits());
-                item.put("step_logits", r.stepLogits());
-            }
-            items.add(item);
-        }
-        Map<String, Object> doc = new LinkedHashMap<>();
-        doc.put("engine", "shuttle");
-        doc.put("results", items);
-        return doc;
     }
 }

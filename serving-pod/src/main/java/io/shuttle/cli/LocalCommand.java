@@ -1,14 +1,14 @@
 package io.shuttle.cli;
 
-import io.shuttle.engine.Engine;
-import io.shuttle.engine.GenerationResult;
-import io.shuttle.engine.SamplingParams;
-import io.shuttle.kernels.Backend;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.shuttle.kernels.DType;
 import io.shuttle.model.Checkpoint;
 import io.shuttle.model.init.CheckpointGenerator;
 import io.shuttle.model.init.Preset;
-import io.shuttle.tokenizer.Tokenizer;
+import io.shuttle.serve.LocalCluster;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -16,21 +16,26 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
- * {@code shuttle local}: the newcomer's first command. Without {@code --model} it generates and
- * caches the {@code tiny} preset, then generates text for a prompt.
- *
- * <p>Today it runs the monolithic engine in this one process; the disaggregated cluster on
- * loopback (attention and expert processes) replaces that body when the serving runtime lands.
+ * {@code shuttle local}: a disaggregated cluster on this machine (A attention and E expert
+ * processes on loopback, talking M2N). Without {@code --model} it generates and caches the
+ * {@code tiny} preset. With {@code --prompts-file} it runs the prompts, prints the same JSON as
+ * {@code shuttle generate} and exits; otherwise it answers one demo prompt and serves until
+ * Ctrl-C, or until any process dies.
  */
 @Command(name = "local", mixinStandardHelpOptions = true,
-        description = "Run Shuttle locally on a generated tiny model (cached) or --model DIR, and generate for a prompt. "
-                + "Currently single-process (monolithic engine); the disaggregated local cluster comes with the serving runtime.")
+        description = "Run a disaggregated Shuttle cluster on this machine (attention and expert processes on loopback).")
 final class LocalCommand implements Callable<Integer> {
 
     static final long TINY_SEED = 1;
@@ -41,36 +46,171 @@ final class LocalCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "Checkpoint folder (default: the cached tiny preset).")
     Path model;
 
-    @Option(names = "--prompt", defaultValue = "The quick brown fox", description = "Prompt (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--attention", defaultValue = "1", description = "Attention processes (default: ${DEFAULT-VALUE}).")
+    int attention;
+
+    @Option(names = "--experts", defaultValue = "2", description = "Expert processes (default: ${DEFAULT-VALUE}).")
+    int experts;
+
+    @Option(names = "--micro-batches", defaultValue = "2", description = "Micro-batches per step (default: ${DEFAULT-VALUE}).")
+    int microBatches;
+
+    @Option(names = "--transport", defaultValue = "auto", description = "M2N transport: auto, ucx or tcp (default: ${DEFAULT-VALUE}).")
+    String transport;
+
+    @Option(names = "--threads-per-process", defaultValue = "1", description = "Compute threads per process (default: ${DEFAULT-VALUE}).")
+    int threads;
+
+    @Option(names = "--replicate-experts", description = "Place every expert on two expert processes.")
+    boolean replicate;
+
+    @Option(names = "--trace", paramLabel = "FILE", description = "Write Chrome/Perfetto traces (one file per attention process, FILE.attention-N.json).")
+    Path trace;
+
+    @Option(names = "--prompt", defaultValue = "The quick brown fox", description = "Demo prompt in serving mode (default: ${DEFAULT-VALUE}).")
     String prompt;
+
+    @Option(names = "--prompts-file", paramLabel = "F", description = "One-shot mode: JSON array of text prompts or id arrays; print results and exit.")
+    Path promptsFile;
 
     @Option(names = "--max-tokens", defaultValue = "24", description = "Tokens to generate (default: ${DEFAULT-VALUE}).")
     int maxTokens;
 
+    @Option(names = "--temperature", defaultValue = "0", description = "0 = greedy (default: ${DEFAULT-VALUE}).")
+    float temperature;
+
+    @Option(names = "--ignore-eos", description = "Keep generating after the end-of-sequence token.")
+    boolean ignoreEos;
+
+    @Option(names = "--json", description = "One-shot mode: print the JSON document.")
+    boolean json;
+
+    @Option(names = "--dump", paramLabel = "FILE", description = "One-shot mode: write the JSON document with full logits to FILE.")
+    Path dump;
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
     @Override
-    public Integer call() throws IOException {
+    public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
         Path dir = model != null ? model : cachedTinyModel(out);
-        try (Checkpoint ckpt = Checkpoint.open(dir);
-             Tokenizer tokenizer = Tokenizer.load(dir);
-             Backend backend = new io.shuttle.kernels.cpu.CpuBackend()) {
-            var cfg = ckpt.config();
-            var options = new io.shuttle.engine.EngineOptions(512, 1, 1024, 16, Math.min(cfg.maxPositionEmbeddings(), 4096));
-            try (Engine engine = new Engine(ckpt, backend, options)) {
-                EngineCliOptions.warm(ckpt);
-                out.printf("model %s (%d layers, %d experts, top-%d) on %s%n", dir, cfg.numLayers(), cfg.numExperts(),
-                        cfg.topK(), backend.name());
-                out.println("prompt: " + prompt);
-                long t0 = System.nanoTime();
-                GenerationResult r = engine.generate(List.of(tokenizer.encode(prompt, true)),
-                        SamplingParams.greedy(maxTokens, false), false).get(0);
-                double s = (System.nanoTime() - t0) / 1e9;
-                out.println("output: " + tokenizer.decode(r.generatedIds(), true));
-                out.printf("(%d tokens in %.2f s, finish_reason=%s; random weights, so the text is gibberish by design)%n",
-                        r.generatedIds().length, s, r.finishReason().openAiName());
+        int numExperts;
+        try (Checkpoint ckpt = Checkpoint.open(dir)) {
+            numExperts = ckpt.config().numExperts();
+        }
+        LocalCluster.Spec clusterSpec = new LocalCluster.Spec(dir, attention, experts, microBatches, transport, threads,
+                replicate, trace, numExperts);
+        if (promptsFile == null && !json && dump == null) {
+            out.printf("starting %d attention + %d expert processes, %d micro-batches, model %s ...%n",
+                    attention, experts, microBatches, dir);
+            out.flush();
+        }
+        try (LocalCluster cluster = LocalCluster.start(clusterSpec, Duration.ofSeconds(120))) {
+            Thread hook = new Thread(cluster::close, "local-stop");
+            Runtime.getRuntime().addShutdownHook(hook);
+            try {
+                return promptsFile != null ? oneShot(cluster, out) : serve(cluster, out);
+            } finally {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            }
+        }
+    }
+
+    private int oneShot(LocalCluster cluster, PrintWriter out) throws Exception {
+        JsonNode prompts = JSON.readTree(Files.readString(promptsFile));
+        if (prompts == null || !prompts.isArray() || prompts.isEmpty()) {
+            throw new IllegalArgumentException("--prompts-file " + promptsFile + " must hold a non-empty JSON array");
+        }
+        int pods = cluster.attentionPods().size();
+        // Round-robin the prompts over the attention processes; all run concurrently.
+        List<List<Integer>> share = new ArrayList<>();
+        for (int a = 0; a < pods; a++) {
+            share.add(new ArrayList<>());
+        }
+        for (int i = 0; i < prompts.size(); i++) {
+            share.get(i % pods).add(i);
+        }
+        List<CompletableFuture<JsonNode>> answers = new ArrayList<>();
+        for (int a = 0; a < pods; a++) {
+            int pod = a;
+            ObjectNode body = JSON.createObjectNode();
+            ArrayNode subset = body.putArray("prompts");
+            share.get(a).forEach(i -> subset.add(prompts.get(i)));
+            body.put("max_tokens", maxTokens).put("temperature", temperature).put("ignore_eos", ignoreEos)
+                    .put("full_logits", dump != null);
+            answers.add(subset.isEmpty() ? CompletableFuture.completedFuture(null) : CompletableFuture.supplyAsync(() -> {
+                try {
+                    HttpResponse<String> r = cluster.generate(pod, body.toString(), Duration.ofMinutes(10));
+                    if (r.statusCode() != 200) {
+                        throw new IllegalStateException("attention process " + pod + " answered " + r.statusCode() + ": " + r.body());
+                    }
+                    return JSON.readTree(r.body());
+                } catch (IOException | InterruptedException e) {
+                    throw new IllegalStateException("attention process " + pod + ": " + e, e);
+                }
+            }));
+        }
+        JsonNode[] merged = new JsonNode[prompts.size()];
+        for (int a = 0; a < pods; a++) {
+            JsonNode doc = answers.get(a).get(11, TimeUnit.MINUTES);
+            for (int j = 0; j < share.get(a).size(); j++) {
+                merged[share.get(a).get(j)] = doc.get("results").get(j);
+            }
+        }
+        ObjectNode doc = JSON.createObjectNode();
+        doc.put("engine", "shuttle");
+        ArrayNode results = doc.putArray("results");
+        for (JsonNode r : merged) {
+            results.add(r);
+        }
+        if (dump != null) {
+            JSON.writeValue(dump.toFile(), doc);
+        }
+        for (JsonNode r : merged) {
+            ((ObjectNode) r).remove(List.of("last_logits", "step_logits"));
+        }
+        if (json) {
+            out.println(JSON.writeValueAsString(doc));
+        } else {
+            for (JsonNode r : merged) {
+                out.println(r.get("text").asText());
             }
         }
         out.flush();
+        return 0;
+    }
+
+    private int serve(LocalCluster cluster, PrintWriter out) throws Exception {
+        for (LocalCluster.Pod p : cluster.attentionPods()) {
+            out.printf("  attention %d  %s  (log %s)%n", p.ordinal(), p.url(), p.log());
+        }
+        for (LocalCluster.Pod p : cluster.expertPods()) {
+            out.printf("  expert    %d  %s  (log %s)%n", p.ordinal(), p.url(), p.log());
+        }
+        ObjectNode body = JSON.createObjectNode();
+        body.putArray("prompts").add(prompt);
+        body.put("max_tokens", maxTokens).put("temperature", temperature);
+        HttpResponse<String> r = cluster.generate(0, body.toString(), Duration.ofMinutes(2));
+        if (r.statusCode() != 200) {
+            throw new IllegalStateException("the demo prompt failed: " + r.statusCode() + " " + r.body());
+        }
+        JsonNode result = JSON.readTree(r.body()).get("results").get(0);
+        out.println("prompt: " + prompt);
+        out.println("output: " + result.get("text").asText() + "   (random weights: gibberish by design)");
+        out.printf("serving. Try: curl -s %s/v1/shuttle/generate -d '{\"prompts\":[\"Hello\"],\"max_tokens\":8}'%n",
+                cluster.attentionPods().get(0).url());
+        out.println("Press Ctrl-C to stop all processes.");
+        out.flush();
+        CountDownLatch never = new CountDownLatch(1);
+        while (!never.await(500, TimeUnit.MILLISECONDS)) {
+            var dead = cluster.deadPod();
+            if (dead.isPresent()) {
+                LocalCluster.Pod p = dead.get();
+                spec.commandLine().getErr().printf("error: %s process %d exited (code %d); stopping the cluster. Log: %s%n",
+                        p.role(), p.ordinal(), p.process().exitValue(), p.log());
+                return 1;
+            }
+        }
         return 0;
     }
 

@@ -148,91 +148,40 @@ public final class Engine implements AutoCloseable {
      * the full logits of every step are kept (memory: steps × vocab floats per prompt).
      */
     public List<GenerationResult> generate(List<int[]> prompts, SamplingParams params, boolean recordStepLogits) {
-        List<Collector> collectors = new ArrayList<>();
+        List<CollectingListener> listeners = new ArrayList<>();
+        List<Request> requests = new ArrayList<>();
         for (int i = 0; i < prompts.size(); i++) {
-            SamplingParams p = new SamplingParams(params.temperature(), params.topP(), params.topK(),
-                    params.seed() + i, params.maxTokens(), params.ignoreEos());
-            Collector c = new Collector(prompts.get(i), recordStepLogits);
+            SamplingParams p = params.withSeed(params.seed() + i);
             // Validate everything before running anything, so a bad prompt fails the call cleanly.
             validateStandalone(i, prompts.get(i), p);
-            collectors.add(c);
-            c.request = new Request("generate-" + i, prompts.get(i), p, c);
+            CollectingListener listener = new CollectingListener(prompts.get(i), recordStepLogits);
+            listeners.add(listener);
+            requests.add(new Request("generate-" + i, prompts.get(i), p, listener));
         }
         int next = 0;
-        while (next < collectors.size() || scheduler.hasWork()) {
-            while (next < collectors.size()) {
+        while (next < requests.size() || scheduler.hasWork()) {
+            while (next < requests.size()) {
                 try {
-                    scheduler.submit(collectors.get(next).request);
+                    scheduler.submit(requests.get(next));
                     next++;
                 } catch (Scheduler.QueueFullException full) {
                     break; // run steps until the queue has room
                 }
             }
-            if (!step() && next >= collectors.size() && scheduler.hasWork()) {
+            if (!step() && next >= requests.size() && scheduler.hasWork()) {
                 throw new IllegalStateException("the engine cannot make progress: the KV cache ("
                         + allocator.totalBlocks() + " blocks) cannot hold a waiting sequence");
             }
         }
-        List<GenerationResult> results = new ArrayList<>(collectors.size());
-        for (int i = 0; i < collectors.size(); i++) {
-            results.add(collectors.get(i).result(i));
+        List<GenerationResult> results = new ArrayList<>(listeners.size());
+        for (int i = 0; i < listeners.size(); i++) {
+            try {
+                results.add(listeners.get(i).result().getNow(null));
+            } catch (java.util.concurrent.CompletionException e) {
+                throw new IllegalStateException("prompt " + i + " failed: " + e.getCause().getMessage(), e.getCause());
+            }
         }
         return results;
-    }
-
-    /** Gathers one request's output for {@link #generate}. */
-    private static final class Collector implements RequestListener {
-        final int[] prompt;
-        final boolean recordSteps;
-        final List<Integer> tokens = new ArrayList<>();
-        final List<float[]> steps = new ArrayList<>();
-        Request request;
-        float[] lastLogits;
-        FinishReason reason;
-        Exception error;
-
-        Collector(int[] prompt, boolean recordSteps) {
-            this.prompt = prompt;
-            this.recordSteps = recordSteps;
-        }
-
-        @Override
-        public void onToken(int token) {
-            tokens.add(token);
-        }
-
-        @Override
-        public void onFinish(FinishReason r) {
-            reason = r;
-        }
-
-        @Override
-        public void onError(Exception e) {
-            error = e;
-        }
-
-        @Override
-        public boolean wantsLogits() {
-            return true;
-        }
-
-        @Override
-        public void onLogits(float[] logits) {
-            if (lastLogits == null) {
-                lastLogits = logits;
-            }
-            if (recordSteps) {
-                steps.add(logits);
-            }
-        }
-
-        GenerationResult result(int index) {
-            if (error != null) {
-                throw new IllegalStateException("prompt " + index + " failed: " + error.getMessage(), error);
-            }
-            return new GenerationResult(prompt.clone(), tokens.stream().mapToInt(Integer::intValue).toArray(), reason,
-                    lastLogits, List.copyOf(steps));
-        }
     }
 
     private void validateStandalone(int i, int[] prompt, SamplingParams params) {

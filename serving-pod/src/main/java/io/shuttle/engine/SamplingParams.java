@@ -31,6 +31,11 @@ public record SamplingParams(float temperature, float topP, int topK, long seed,
         return new SamplingParams(0f, 1f, 0, 0L, maxTokens, ignoreEos);
     }
 
+    /** The same parameters with another seed. */
+    public SamplingParams withSeed(long newSeed) {
+        return new SamplingParams(temperature, topP, topK, newSeed, maxTokens, ignoreEos);
+    }
+
     public boolean isGreedy() {
         return temperature == 0f;
     }

@@ -57,7 +57,7 @@ public final class ExpertServer implements AutoCloseable {
     private final MemorySegment hostOut;
     private final MemorySegment staging;
     private volatile boolean stopped;
-    private long roundsServed;
+    private volatile long roundsServed;
 
     public ExpertServer(M2nNode node, ExpertStage stage, Backend backend, Map<Integer, InetSocketAddress> attentionPods,
                         int layers, int microBatches, int hidden, int topK, int maxRows, Duration roundTimeout) {
@@ -80,6 +80,15 @@ public final class ExpertServer implements AutoCloseable {
         this.sendBuffer = node.allocate((long) maxRows * hidden * Float.BYTES);
         this.hostOut = sendBuffer.segment();
         this.staging = arena.allocate((long) maxRows * Math.max(hidden, topK) * Float.BYTES, 64);
+    }
+
+    /** Serves rounds from step 0 until {@link #stop()}; returns the number of rounds served. */
+    public long serve() {
+        return serve(0);
+    }
+
+    public long roundsServed() {
+        return roundsServed;
     }
 
     /** Serves rounds until {@link #stop()}; returns the number of rounds served. */

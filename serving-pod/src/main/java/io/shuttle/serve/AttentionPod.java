@@ -1,0 +1,111 @@
+package io.shuttle.serve;
+
+import io.shuttle.engine.Engine;
+import io.shuttle.engine.EngineLoop;
+import io.shuttle.engine.EngineOptions;
+import io.shuttle.engine.StepTrace;
+import io.shuttle.kernels.Backend;
+import io.shuttle.kernels.cpu.CpuBackend;
+import io.shuttle.m2n.M2nNode;
+import io.shuttle.m2n.NodeConfig;
+import io.shuttle.model.Checkpoint;
+import io.shuttle.model.ModelConfig;
+import io.shuttle.pipeline.ExpertPlacement;
+import io.shuttle.pipeline.M2nExpertClient;
+import io.shuttle.plan.PlanReader;
+import io.shuttle.plan.ServingPlan;
+import io.shuttle.tokenizer.Tokenizer;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An attention pod: embeddings, attention, router, final norm, lm_head and the paged KV cache;
+ * the continuous-batching scheduler and the ping-pong pipeline, whose expert halves go to the
+ * expert pods over M2N.
+ */
+public final class AttentionPod implements AutoCloseable {
+    private final Checkpoint checkpoint;
+    private final Tokenizer tokenizer;
+    private final Backend backend;
+    private final M2nNode node;
+    private final M2nExpertClient client;
+    private final Engine engine;
+    private final EngineLoop loop;
+    private final PodHttp http;
+    private final ChromeTrace trace;
+
+    public AttentionPod(PodSettings s) throws IOException {
+        checkpoint = Checkpoint.open(s.model());
+        ModelConfig cfg = checkpoint.config();
+        ServingPlan plan = PlanReader.read(s.plan(), cfg.numExperts());
+        if (s.ordinal() >= plan.attention().replicas()) {
+            throw new IllegalArgumentException("attention ordinal " + s.ordinal() + " is outside the plan's "
+                    + plan.attention().replicas() + " attention pods");
+        }
+        ServingPlan.Pipeline p = plan.pipeline();
+        tokenizer = Tokenizer.load(s.model());
+        backend = new CpuBackend(s.threads());
+        Duration roundTimeout = Duration.ofMillis(p.roundTimeoutMillis());
+        node = M2nNode.start(NodeConfig.of(PodSettings.deploymentId(plan.deployment()),
+                        PodSettings.attentionNodeId(s.ordinal()), s.secret())
+                .withBind(Addresses.bind(s.bindHost(), plan.attention().address(s.ordinal())))
+                .withTransport(s.transport()));
+        ExpertPlacement placement = new ExpertPlacement(plan.experts().placement(), cfg.numExperts());
+        List<InetSocketAddress> expertAddresses = new ArrayList<>();
+        int[] expertIds = new int[plan.experts().replicas()];
+        for (int e = 0; e < expertIds.length; e++) {
+            expertAddresses.add(Addresses.parse(plan.experts().pool().address(e)));
+            expertIds[e] = PodSettings.expertNodeId(e);
+        }
+        client = new M2nExpertClient(node, backend, placement, expertAddresses, expertIds, cfg.hiddenSize(),
+                cfg.topK(), p.maxBatchTokens(), p.microBatches(), roundTimeout);
+        EngineOptions options = new EngineOptions(p.maxBatchTokens(), p.maxRunning(), p.kvBlocks(), p.kvBlockSize(),
+                Math.min(p.maxModelLen(), cfg.maxPositionEmbeddings()), p.maxWaiting());
+        trace = s.traceFile() == null ? null : new ChromeTrace(s.traceFile(), "attention-" + s.ordinal(), 200_000);
+        engine = new Engine(checkpoint, backend, options, client, p.microBatches(), trace == null ? StepTrace.NONE : trace);
+        checkpoint.prefault(io.shuttle.model.ProgressListener.none());
+        loop = new EngineLoop(engine, true, Duration.ofMillis(2), Duration.ofMillis(200)).start();
+        http = new PodHttp(s.bindHost(), s.httpPort())
+                .health(loop::isRunning, this::health)
+                .post("/v1/shuttle/generate", new GenerateEndpoint(loop, tokenizer, Duration.ofMinutes(10)))
+                .start();
+    }
+
+    public int httpPort() {
+        return http.port();
+    }
+
+    private Map<String, Object> health() {
+        Map<String, Object> h = new LinkedHashMap<>();
+        h.put("role", "attention");
+        h.put("status", loop.isRunning() ? "ready" : "failed");
+        h.put("m2n", node.address().toString());
+        h.put("transport", node.transportName());
+        h.put("running", engine.scheduler().runningCount());
+        h.put("waiting", engine.scheduler().waitingCount());
+        h.put("kv_blocks_free", engine.allocator().freeBlocks());
+        h.put("kv_blocks_total", engine.allocator().totalBlocks());
+        return h;
+    }
+
+    @Override
+    public void close() {
+        http.close();
+        loop.close();
+        engine.close();
+        client.close();
+        node.close();
+        if (trace != null) {
+            trace.close();
+        }
+        backend.close();
+        tokenizer.close();
+        checkpoint.close();
+    }
+}

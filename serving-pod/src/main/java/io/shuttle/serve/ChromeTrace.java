@@ -1,0 +1,84 @@
+package io.shuttle.serve;
+
+import io.shuttle.engine.StepTrace;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Writes the pipeline's phases as a Chrome/Perfetto trace (the JSON array format: open it in
+ * ui.perfetto.dev or chrome://tracing). One row per micro-batch, so bubbles show as gaps.
+ * Bounded: after {@code maxEvents} events it stops recording and says so in the file.
+ */
+public final class ChromeTrace implements StepTrace, AutoCloseable {
+    private final Writer out;
+    private final String process;
+    private final long origin = System.nanoTime();
+    private final int maxEvents;
+    private final AtomicInteger events = new AtomicInteger();
+    private final int pid = (int) ProcessHandle.current().pid();
+
+    public ChromeTrace(Path file, String process, int maxEvents) {
+        this.process = process;
+        this.maxEvents = maxEvents;
+        try {
+            out = Files.newBufferedWriter(file);
+            out.write("[\n");
+            out.write("{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":" + pid + ",\"args\":{\"name\":\"" + process + "\"}}");
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the trace file " + file, e);
+        }
+    }
+
+    @Override
+    public long now() {
+        return System.nanoTime();
+    }
+
+    @Override
+    public void attention(long step, int layer, int microBatch, long startNanos) {
+        event("attention L" + layer, "attention", step, layer, microBatch, startNanos);
+    }
+
+    @Override
+    public void wait(long step, int layer, int microBatch, long startNanos) {
+        event("wait experts L" + layer, "wait", step, layer, microBatch, startNanos);
+    }
+
+    private synchronized void event(String name, String cat, long step, int layer, int mb, long start) {
+        if (events.incrementAndGet() > maxEvents) {
+            return;
+        }
+        long end = System.nanoTime();
+        try {
+            out.write(String.format(",%n{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"pid\":%d,\"tid\":%d,"
+                            + "\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"step\":%d,\"layer\":%d,\"micro_batch\":%d}}",
+                    name, cat, pid, mb, (start - origin) / 1e3, (end - start) / 1e3, step, layer, mb));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        try {
+            if (events.get() > maxEvents) {
+                out.write(String.format(",%n{\"name\":\"trace truncated after %d events\",\"ph\":\"i\",\"pid\":%d,\"ts\":0}",
+                        maxEvents, pid));
+            }
+            out.write("\n]\n");
+            out.close();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "ChromeTrace(" + process + ")";
+    }
+}

@@ -1,0 +1,101 @@
+package io.shuttle.serve;
+
+import io.shuttle.engine.ExpertStage;
+import io.shuttle.engine.ExpertWeights;
+import io.shuttle.kernels.Backend;
+import io.shuttle.kernels.cpu.CpuBackend;
+import io.shuttle.m2n.M2nNode;
+import io.shuttle.m2n.NodeConfig;
+import io.shuttle.model.Checkpoint;
+import io.shuttle.model.ModelConfig;
+import io.shuttle.pipeline.ExpertServer;
+import io.shuttle.plan.PlanReader;
+import io.shuttle.plan.ServingPlan;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * An expert pod: only its own experts' weights (for every layer) are mapped from the
+ * checkpoint; it serves the attention pods' rounds through an {@link ExpertServer}.
+ */
+public final class ExpertPod implements AutoCloseable {
+    private final Checkpoint checkpoint;
+    private final Backend backend;
+    private final M2nNode node;
+    private final ExpertStage stage;
+    private final ExpertServer server;
+    private final Thread serving;
+    private final PodHttp http;
+    private final int[] held;
+
+    public ExpertPod(PodSettings s) throws IOException {
+        checkpoint = Checkpoint.open(s.model());
+        ModelConfig cfg = checkpoint.config();
+        ServingPlan plan = PlanReader.read(s.plan(), cfg.numExperts());
+        if (s.ordinal() >= plan.experts().replicas()) {
+            throw new IllegalArgumentException("expert ordinal " + s.ordinal() + " is outside the plan's "
+                    + plan.experts().replicas() + " expert pods");
+        }
+        ServingPlan.Pipeline p = plan.pipeline();
+        held = plan.experts().placement().get(s.ordinal()).stream().mapToInt(Integer::intValue).toArray();
+        backend = new CpuBackend(s.threads());
+        ExpertWeights weights = ExpertWeights.load(checkpoint, backend, held);
+        checkpoint.prefault(io.shuttle.model.ProgressListener.none());
+        int attentionPods = plan.attention().replicas();
+        int maxRows = p.maxBatchTokens() * attentionPods;
+        stage = new ExpertStage(cfg, weights, backend, maxRows);
+        node = M2nNode.start(NodeConfig.of(PodSettings.deploymentId(plan.deployment()),
+                        PodSettings.expertNodeId(s.ordinal()), s.secret())
+                .withBind(Addresses.bind(s.bindHost(), plan.experts().pool().address(s.ordinal())))
+                .withTransport(s.transport()));
+        Map<Integer, InetSocketAddress> senders = new HashMap<>();
+        for (int a = 0; a < attentionPods; a++) {
+            senders.put(PodSettings.attentionNodeId(a), Addresses.parse(plan.attention().address(a)));
+        }
+        server = new ExpertServer(node, stage, backend, senders, cfg.numLayers(), p.microBatches(), cfg.hiddenSize(),
+                cfg.topK(), maxRows, Duration.ofMillis(p.roundTimeoutMillis()));
+        serving = new Thread(() -> server.serve(), "expert-server");
+        serving.setDaemon(true);
+        serving.start();
+        http = new PodHttp(s.bindHost(), s.httpPort()).health(serving::isAlive, this::health).start();
+    }
+
+    public int httpPort() {
+        return http.port();
+    }
+
+    private Map<String, Object> health() {
+        Map<String, Object> h = new LinkedHashMap<>();
+        h.put("role", "expert");
+        h.put("status", serving.isAlive() ? "ready" : "failed");
+        h.put("experts", Arrays.stream(held).boxed().toList());
+        h.put("mapped_bytes", checkpoint.mappedBytes());
+        h.put("checkpoint_bytes", checkpoint.totalBytes());
+        h.put("m2n", node.address().toString());
+        h.put("transport", node.transportName());
+        h.put("rounds_served", server.roundsServed());
+        return h;
+    }
+
+    @Override
+    public void close() {
+        http.close();
+        server.stop();
+        node.close();
+        try {
+            serving.join(5_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        server.close();
+        stage.close();
+        backend.close();
+        checkpoint.close();
+    }
+}

@@ -1,0 +1,249 @@
+package io.shuttle.serve;
+
+import io.shuttle.plan.PlanReader;
+import io.shuttle.plan.ServingPlan;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * A disaggregated deployment on this machine: A attention and E expert processes on loopback,
+ * with a generated plan and secret in a run folder. Every child watches this process and exits
+ * with it; {@link #close()} stops them all (SIGTERM, then SIGKILL after a grace period).
+ */
+public final class LocalCluster implements AutoCloseable {
+    private static final Pattern READY = Pattern.compile("shuttle-ready role=(\\w+) ordinal=(\\d+) http=(\\d+)");
+
+    /** Shape of the cluster. */
+    public record Spec(Path model, int attention, int experts, int microBatches, String transport,
+                       int threadsPerPod, boolean replicateExperts, Path trace, int numExperts) {
+        public Spec {
+            if (attention < 1 || experts < 1) {
+                throw new IllegalArgumentException("need at least one attention and one expert process");
+            }
+            if (microBatches < 1 || microBatches > 16) {
+                throw new IllegalArgumentException("--micro-batches must be in 1..16, got " + microBatches);
+            }
+            if (experts > numExperts) {
+                throw new IllegalArgumentException(experts + " expert processes for a model with only " + numExperts
+                        + " experts: some would hold none");
+            }
+        }
+    }
+
+    /** One child process. */
+    public record Pod(String role, int ordinal, Process process, Path log, int httpPort) {
+        public String url() {
+            return "http://127.0.0.1:" + httpPort;
+        }
+    }
+
+    private final Path runDir;
+    private final List<Pod> attentionPods = new ArrayList<>();
+    private final List<Pod> expertPods = new ArrayList<>();
+    private final Spec spec;
+    private final ServingPlan plan;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+
+    private LocalCluster(Spec spec, Path runDir, ServingPlan plan) {
+        this.spec = spec;
+        this.runDir = runDir;
+        this.plan = plan;
+    }
+
+    /** Starts every process and waits (bounded) until all are ready; on failure stops what started. */
+    public static LocalCluster start(Spec spec, Duration readyTimeout) throws IOException {
+        Path runDir = Files.createTempDirectory("shuttle-local-");
+        ServingPlan plan = plan(spec);
+        Files.writeString(runDir.resolve("plan.json"), PlanReader.toJson(plan));
+        byte[] secret = new byte[24];
+        new SecureRandom().nextBytes(secret);
+        Path secretFile = runDir.resolve("m2n-secret");
+        Files.writeString(secretFile, HexFormat.of().formatHex(secret));
+        LocalCluster cluster = new LocalCluster(spec, runDir, plan);
+        try {
+            // Experts first: attention pods reach them lazily, so order only saves a retry.
+            for (int e = 0; e < spec.experts(); e++) {
+                cluster.expertPods.add(cluster.launch("expert", e, secretFile, readyTimeout));
+            }
+            for (int a = 0; a < spec.attention(); a++) {
+                cluster.attentionPods.add(cluster.launch("attention", a, secretFile, readyTimeout));
+            }
+        } catch (IOException | RuntimeException e) {
+            cluster.close();
+            throw e;
+        }
+        return cluster;
+    }
+
+    private static ServingPlan plan(Spec s) throws IOException {
+        List<String> attention = new ArrayList<>();
+        for (int a = 0; a < s.attention(); a++) {
+            attention.add("127.0.0.1:" + freePort());
+        }
+        List<String> experts = new ArrayList<>();
+        for (int e = 0; e < s.experts(); e++) {
+            experts.add("127.0.0.1:" + freePort());
+        }
+        List<List<Integer>> placement = new ArrayList<>();
+        for (int p = 0; p < s.experts(); p++) {
+            placement.add(new ArrayList<>());
+        }
+        for (int e = 0; e < s.numExperts(); e++) {
+            placement.get(e % s.experts()).add(e);
+            if (s.replicateExperts() && s.experts() > 1) {
+                placement.get((e + 1) % s.experts()).add(e); // a second replica on the next pod
+            }
+        }
+        placement.forEach(l -> l.sort(null));
+        return new ServingPlan(ServingPlan.API_VERSION, ServingPlan.KIND, "local",
+                new ServingPlan.Pool(s.attention(), attention, null),
+                new ServingPlan.ExpertPool(s.experts(), experts, null, placement),
+                new ServingPlan.Pipeline(s.microBatches(), 256, 64, 1024, 2048, 2048, 16, 10_000));
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private Pod launch(String role, int ordinal, Path secretFile, Duration readyTimeout) throws IOException {
+        Path log = runDir.resolve(role + "-" + ordinal + ".log");
+        List<String> cmd = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-XX:+UseParallelGC", "-Xmx2g",
+                "-cp", System.getProperty("java.class.path"),
+                "io.shuttle.cli.ShuttleCli", "serve",
+                "--role", role, "--ordinal", Integer.toString(ordinal),
+                "--model", spec.model().toString(), "--plan", runDir.resolve("plan.json").toString(),
+                "--secret-file", secretFile.toString(), "--http-port", "0", "--bind-host", "127.0.0.1",
+                "--transport", spec.transport(), "--threads", Integer.toString(spec.threadsPerPod()),
+                "--parent-pid", Long.toString(ProcessHandle.current().pid())));
+        if (spec.trace() != null && role.equals("attention")) {
+            cmd.add("--trace");
+            cmd.add(spec.trace().resolveSibling(spec.trace().getFileName() + "." + role + "-" + ordinal + ".json").toString());
+        }
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
+        pb.environment().putIfAbsent("UCX_LOG_LEVEL", "error");
+        pb.environment().putIfAbsent("UCX_NET_DEVICES", "lo");
+        Process process = pb.start();
+        long deadline = System.nanoTime() + readyTimeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            Matcher m = READY.matcher(Files.readString(log, StandardCharsets.UTF_8));
+            if (m.find()) {
+                return new Pod(role, ordinal, process, log, Integer.parseInt(m.group(3)));
+            }
+            if (!process.isAlive()) {
+                throw new IllegalStateException(role + " process " + ordinal + " exited with code " + process.exitValue()
+                        + " before it was ready; its log " + log + " ends with:\n" + tail(log));
+            }
+            sleep(50);
+        }
+        process.destroyForcibly();
+        throw new IllegalStateException(role + " process " + ordinal + " was not ready within " + readyTimeout
+                + "; its log " + log + " ends with:\n" + tail(log));
+    }
+
+    public List<Pod> attentionPods() {
+        return List.copyOf(attentionPods);
+    }
+
+    public List<Pod> expertPods() {
+        return List.copyOf(expertPods);
+    }
+
+    public Path runDir() {
+        return runDir;
+    }
+
+    public ServingPlan plan() {
+        return plan;
+    }
+
+    /** The first process that has exited, if any (the launcher stops everything then). */
+    public java.util.Optional<Pod> deadPod() {
+        return java.util.stream.Stream.concat(attentionPods.stream(), expertPods.stream())
+                .filter(p -> !p.process().isAlive()).findFirst();
+    }
+
+    /** Restarts expert pod {@code ordinal} (after it died or was killed) and waits until it is ready. */
+    public Pod restartExpert(int ordinal, Duration readyTimeout) throws IOException {
+        Pod old = expertPods.get(ordinal);
+        old.process().destroyForcibly();
+        try {
+            old.process().waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        Pod fresh = launch("expert", ordinal, runDir.resolve("m2n-secret"), readyTimeout);
+        expertPods.set(ordinal, fresh);
+        return fresh;
+    }
+
+    /** POSTs a JSON body to an attention pod's generate endpoint; returns status and body. */
+    public HttpResponse<String> generate(int attentionOrdinal, String json, Duration timeout) throws IOException, InterruptedException {
+        HttpRequest req = HttpRequest.newBuilder(URI.create(attentionPods.get(attentionOrdinal).url() + "/v1/shuttle/generate"))
+                .timeout(timeout)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(json))
+                .build();
+        return http.send(req, HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Override
+    public void close() {
+        List<Pod> all = new ArrayList<>(attentionPods);
+        all.addAll(expertPods);
+        for (Pod p : all) {
+            p.process().destroy();
+        }
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        for (Pod p : all) {
+            try {
+                long left = Math.max(0, deadline - System.nanoTime());
+                if (!p.process().waitFor(left, java.util.concurrent.TimeUnit.NANOSECONDS)) {
+                    p.process().destroyForcibly();
+                    p.process().waitFor(5, java.util.concurrent.TimeUnit.SECONDS);
+                }
+            } catch (InterruptedException e) {
+                p.process().destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    static String tail(Path log) {
+        try {
+            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 15), lines.size()));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while starting the cluster", e);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+package io.shuttle.serve;
+
+import io.shuttle.m2n.TransportKind;
+
+import java.nio.file.Path;
+
+/**
+ * What a serving pod needs to start, from flags, environment and the mounted plan.
+ *
+ * @param role      attention or expert
+ * @param model     checkpoint folder
+ * @param plan      plan file (docs/PLAN.md)
+ * @param ordinal   this pod's index in its pool
+ * @param secret    the deployment's M2N secret (≥ 16 bytes)
+ * @param httpPort  port of the pod's HTTP endpoint (0: any free port, printed at start)
+ * @param bindHost  address the M2N listener and HTTP bind to
+ * @param transport M2N transport (auto: UCX where it loads, else TCP)
+ * @param threads   compute threads
+ * @param traceFile Chrome trace output of the pipeline (attention pods), or null
+ */
+public record PodSettings(Role role, Path model, Path plan, int ordinal, byte[] secret, int httpPort, String bindHost,
+                          TransportKind transport, int threads, Path traceFile) {
+
+    public enum Role { ATTENTION, EXPERT }
+
+    public PodSettings {
+        if (ordinal < 0) {
+            throw new IllegalArgumentException("the ordinal must be ≥ 0, got " + ordinal);
+        }
+        if (secret == null || secret.length < 16) {
+            throw new IllegalArgumentException("the M2N secret must be at least 16 bytes (give --secret-file or "
+                    + "SHUTTLE_M2N_SECRET)");
+        }
+        if (threads < 1) {
+            throw new IllegalArgumentException("threads must be ≥ 1, got " + threads);
+        }
+        secret = secret.clone();
+    }
+
+    /** M2N node id of an attention pod. */
+    public static int attentionNodeId(int ordinal) {
+        return ordinal;
+    }
+
+    /** M2N node id of an expert pod (a separate range from attention pods). */
+    public static int expertNodeId(int ordinal) {
+        return 100_000 + ordinal;
+    }
+
+    /** A stable 64-bit id of the deployment name (FNV-1a), shared by all its pods. */
+    public static long deploymentId(String deployment) {
+        long h = 0xcbf29ce484222325L;
+        for (byte b : deployment.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+            h ^= b & 0xff;
+            h *= 0x100000001b3L;
+        }
+        return h;
+    }
+}
