@@ -8,6 +8,7 @@ import io.shuttle.m2n.transport.tcp.TcpTransport;
 import io.shuttle.m2n.transport.ucx.UcxSupport;
 import io.shuttle.m2n.transport.ucx.UcxTransport;
 import io.shuttle.m2n.wire.MessageHeader;
+import io.shuttle.m2n.wire.MessageKind;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
@@ -198,6 +199,19 @@ public final class M2nNode implements AutoCloseable {
         Set<Integer> expected = Set.copyOf(senders);
         if (!submit(() -> core.collector.collect(round, expected, deadline, f, core.deadSenders()))) {
             f.completeExceptionally(new M2nException(M2nStatus.CLOSED, null, round, "node is closed"));
+        }
+        return f;
+    }
+
+    /**
+     * The oldest round of {@code kind} with a message waiting that nobody has collected yet
+     * (empty if none). A receiver that joins or rejoins a running deployment uses it to find the
+     * senders' current round.
+     */
+    public CompletableFuture<Optional<RoundKey>> oldestPending(MessageKind kind) {
+        CompletableFuture<Optional<RoundKey>> f = new CompletableFuture<>();
+        if (!submit(() -> f.complete(Optional.ofNullable(core.collector.oldestUnclaimed(kind))))) {
+            f.completeExceptionally(new M2nException(M2nStatus.CLOSED, null, null, "node is closed"));
         }
         return f;
     }

@@ -100,6 +100,29 @@ final class RoundCollector {
         }
     }
 
+    /**
+     * The smallest round of {@code kind} (by step, layer, micro-batch) with a message nobody has
+     * collected yet, or null. Lets a receiver that (re)joins a running deployment find where the
+     * senders are.
+     */
+    RoundKey oldestUnclaimed(io.shuttle.m2n.wire.MessageKind kind) {
+        RoundKey best = null;
+        for (RoundKey k : unclaimed.keySet()) {
+            if (k.kind() == kind && (best == null || order(k, best) < 0)) {
+                best = k;
+            }
+        }
+        return best;
+    }
+
+    private static int order(RoundKey a, RoundKey b) {
+        int c = Long.compare(a.step(), b.step());
+        if (c == 0) {
+            c = Integer.compare(a.layer(), b.layer());
+        }
+        return c != 0 ? c : Integer.compare(a.microBatch(), b.microBatch());
+    }
+
     /** Fails every waiting round that still misses a message from {@code node}. */
     void senderDead(int node, M2nStatus status, String why) {
         for (Pending p : new ArrayList<>(pending.values())) {

@@ -51,30 +51,54 @@ public final class PipelineRunner implements StepRunner {
         if (inputs.numTokens() > 0) {
             attention.embed(inputs, buffers);
         }
-        for (int layer = 0; layer < layers; layer++) {
-            for (int i = 0; i < m; i++) {
-                int from = bounds[i];
-                int to = bounds[i + 1];
-                if (layer > 0) {
-                    awaitAndAdd(step, layer - 1, i, from, to);
+        int dispatched = 0; // rounds of this step handed to the experts, in (layer, micro-batch) order
+        try {
+            for (int layer = 0; layer < layers; layer++) {
+                for (int i = 0; i < m; i++) {
+                    int from = bounds[i];
+                    int to = bounds[i + 1];
+                    if (layer > 0) {
+                        awaitAndAdd(step, layer - 1, i, from, to);
+                    }
+                    long t0 = trace.now();
+                    if (to > from) { // an empty micro-batch still takes part in the round (an empty message)
+                        attention.attention(layer, inputs, buffers, from, to);
+                    }
+                    trace.attention(step, layer, i, t0);
+                    experts.dispatch(step, layer, i, buffers.expertInput(from, to), buffers.topkIds(from, to),
+                            buffers.topkWeights(from, to), expertOut.rows(from, to));
+                    dispatched++;
                 }
-                long t0 = trace.now();
-                if (to > from) { // an empty micro-batch still takes part in the round (an empty message)
-                    attention.attention(layer, inputs, buffers, from, to);
-                }
-                trace.attention(step, layer, i, t0);
-                experts.dispatch(step, layer, i, buffers.expertInput(from, to), buffers.topkIds(from, to),
-                        buffers.topkWeights(from, to), expertOut.rows(from, to));
             }
-        }
-        for (int i = 0; i < m; i++) {
-            awaitAndAdd(step, layers - 1, i, bounds[i], bounds[i + 1]);
+            for (int i = 0; i < m; i++) {
+                awaitAndAdd(step, layers - 1, i, bounds[i], bounds[i + 1]);
+            }
+        } catch (RuntimeException e) {
+            abandon(step, dispatched, layers, m);
+            throw e;
         }
         int rows = inputs.numLogitRows();
         if (rows > 0) {
             backend.copyToHost(attention.logits(inputs, buffers), hostLogits);
         }
         return rows;
+    }
+
+    /**
+     * A failed step still owes the experts its remaining rounds: they serve rounds in order, so
+     * the rest are sent empty (failures ignored) and the healthy expert pods move on to the next
+     * step instead of waiting out their round timeout.
+     */
+    private void abandon(long step, int dispatched, int layers, int m) {
+        Tensor noX = buffers.expertInput(0, 0);
+        for (int r = dispatched; r < layers * m; r++) {
+            try {
+                experts.dispatch(step, r / m, r % m, noX, buffers.topkIds(0, 0), buffers.topkWeights(0, 0),
+                        expertOut.rows(0, 0));
+            } catch (RuntimeException ignored) {
+                // The pod that failed the step fails these too; the others got their empty message.
+            }
+        }
     }
 
     private void awaitAndAdd(long step, int layer, int microBatch, int from, int to) {

@@ -82,17 +82,58 @@ public final class ExpertServer implements AutoCloseable {
         this.staging = arena.allocate((long) maxRows * Math.max(hidden, topK) * Float.BYTES, 64);
     }
 
-    /** Serves rounds from step 0 until {@link #stop()}; returns the number of rounds served. */
-    public long serve() {
-        return serve(0);
+    /**
+     * Serves rounds until {@link #stop()}. The attention pods advance in lockstep steps of
+     * layers × micro-batches rounds; this pod finds their current step from the first round
+     * waiting for it (so it can join, or rejoin after a restart, a running deployment), and
+     * resynchronises the same way after several rounds in a row fail.
+     */
+    public void serve() {
+        long step = -1;
+        int failuresInARow = 0;
+        while (!stopped) {
+            if (step < 0) {
+                step = findCurrentStep();
+                continue;
+            }
+            for (int layer = 0; layer < layers && !stopped; layer++) {
+                for (int mb = 0; mb < microBatches && !stopped; mb++) {
+                    failuresInARow = serveRound(RoundKey.dispatch(step, layer, mb)) ? 0 : failuresInARow + 1;
+                }
+            }
+            step = failuresInARow >= layers * microBatches ? -1 : step + 1;
+        }
     }
 
     public long roundsServed() {
         return roundsServed;
     }
 
-    /** Serves rounds until {@link #stop()}; returns the number of rounds served. */
-    public long serve(long firstStep) {
+    /** The step to serve next, from the oldest waiting dispatch; -1 if none is waiting yet. */
+    private long findCurrentStep() {
+        try {
+            var oldest = node.oldestPending(io.shuttle.m2n.wire.MessageKind.DISPATCH).get(5, TimeUnit.SECONDS);
+            if (oldest.isEmpty()) {
+                Thread.sleep(2);
+                return -1;
+            }
+            RoundKey k = oldest.get();
+            // Joining mid-step is useless: the senders' step fails anyway. Start at the next one.
+            long step = k.layer() == 0 && k.microBatch() == 0 ? k.step() : k.step() + 1;
+            LOG.log(Level.INFO, "serving from step " + step + " (oldest waiting round " + k + ")");
+            return step;
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.log(Level.WARNING, "cannot look for waiting rounds: " + e);
+            return -1;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            stopped = true;
+            return -1;
+        }
+    }
+
+    /** Serves rounds from {@code firstStep} on (tests that know the step). */
+    public void serve(long firstStep) {
         long step = firstStep;
         while (!stopped) {
             for (int layer = 0; layer < layers && !stopped; layer++) {
@@ -102,11 +143,10 @@ public final class ExpertServer implements AutoCloseable {
             }
             step++;
         }
-        return roundsServed;
     }
 
     /** One round: gather from every attention pod, compute, combine back. Failures are logged, not fatal. */
-    void serveRound(RoundKey key) {
+    boolean serveRound(RoundKey key) {
         ReceivedRound round;
         try {
             round = node.collect(key, senders, roundTimeout).get(roundTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
@@ -114,19 +154,20 @@ public final class ExpertServer implements AutoCloseable {
             Throwable cause = e.getCause();
             String missing = cause instanceof M2nException m ? " missing attention pods " + m.missingSenders() : "";
             LOG.log(Level.WARNING, "round " + key + " failed:" + missing + ": " + cause.getMessage());
-            return;
+            return false;
         } catch (TimeoutException e) {
             LOG.log(Level.WARNING, "round " + key + " timed out locally");
-            return;
+            return false;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             stopped = true;
-            return;
+            return false;
         }
         try (round) {
             combine(key, round, compute(key, round));
         }
         roundsServed++;
+        return true;
     }
 
     /** Concatenates every sender's rows (in sender order) and runs the expert stage once. Returns the row count. */
