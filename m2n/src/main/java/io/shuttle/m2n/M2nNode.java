@@ -42,6 +42,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class M2nNode implements AutoCloseable {
     private static final System.Logger LOG = System.getLogger(M2nNode.class.getName());
     private static final long MAX_SLEEP_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+    private static final long DEADLINE_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+    private static final long YIELD_AFTER_NANOS = TimeUnit.MICROSECONDS.toNanos(20);
 
     private final NodeConfig config;
     private final Transport transport;
@@ -231,15 +233,21 @@ public final class M2nNode implements AutoCloseable {
     // ---- the progress thread ----------------------------------------------------------------
 
     private void run() {
-        long spinNanos = config.spin().toNanos();
+        long idleSpinNanos = config.spin().toNanos();
+        long activeSpinNanos = Math.max(idleSpinNanos, config.activeSpin().toNanos());
         long lastActivity = System.nanoTime();
+        long nextDeadlineCheck = lastActivity;
         long closeDeadline = Long.MAX_VALUE;
         try {
             while (true) {
                 boolean any = drainSubmissions();
                 any |= transport.progress();
                 long now = System.nanoTime();
-                core.checkDeadlines(now);
+                // Deadlines are milliseconds apart; scanning them on every poll would slow the poll itself.
+                if (now - nextDeadlineCheck >= 0 || closing) {
+                    core.checkDeadlines(now);
+                    nextDeadlineCheck = now + DEADLINE_CHECK_NANOS;
+                }
                 if (closing) {
                     if (closeDeadline == Long.MAX_VALUE) {
                         closeDeadline = now + TimeUnit.SECONDS.toNanos(2);
@@ -253,8 +261,16 @@ public final class M2nNode implements AutoCloseable {
                     lastActivity = now;
                     continue;
                 }
-                if (now - lastActivity < spinNanos) {
-                    Thread.onSpinWait();
+                long idle = now - lastActivity;
+                // While a reply is expected, spinning is cheaper than the wake-up (tens to hundreds
+                // of µs on a VM). After the first few µs the spin yields, so a thread of another
+                // process with work to do on this core runs instead of waiting for a time slice.
+                if (idle < (core.expectingTraffic() ? activeSpinNanos : idleSpinNanos)) {
+                    if (idle < YIELD_AFTER_NANOS) {
+                        Thread.onSpinWait();
+                    } else {
+                        Thread.yield();
+                    }
                     continue;
                 }
                 sleeping = true;
@@ -264,6 +280,7 @@ public final class M2nNode implements AutoCloseable {
                 }
                 sleeping = false;
                 lastActivity = System.nanoTime();
+                nextDeadlineCheck = lastActivity;
             }
         } catch (Throwable t) {
             LOG.log(Level.ERROR, "m2n progress thread of node " + config.nodeId() + " failed", t);
@@ -325,6 +342,11 @@ public final class M2nNode implements AutoCloseable {
             return dead;
         }
 
+        /** True while something should arrive soon: a round being collected, sends or connects pending. */
+        boolean expectingTraffic() {
+            return collector.collecting() || inflightSends.get() > 0 || !connecting.isEmpty();
+        }
+
         void send(SendRound r, List<Outgoing> messages, List<MessageHeader> headers) {
             if (stopped) {
                 for (int i = 0; i < messages.size(); i++) {
@@ -335,7 +357,7 @@ public final class M2nNode implements AutoCloseable {
             sendRounds.add(r);
             for (int i = 0; i < messages.size(); i++) {
                 Outgoing o = messages.get(i);
-                r.track(i, o.to().getHostString() + ":" + o.to().getPort());
+                r.track(i, o.to());
                 Queued q = new Queued(r, i, o, headers.get(i));
                 Link link = outLinks.get(o.to());
                 if (link != null) {
@@ -352,8 +374,7 @@ public final class M2nNode implements AutoCloseable {
         }
 
         private void transmit(Link link, Queued q) {
-            String peer = link.describe();
-            q.round().track(q.index(), peer);
+            q.round().track(q.index(), link);
             transport.send(link, q.header(), q.out().address(), q.out().length(),
                     (status, detail) -> q.round().complete(q.index(), status, detail));
         }

@@ -159,6 +159,11 @@ final class RoundCollector {
         }
     }
 
+    /** True while some round is being collected (its messages are expected). */
+    boolean collecting() {
+        return !pending.isEmpty();
+    }
+
     /** Nanoseconds until the earliest round deadline (or {@code cap}). */
     long nanosToNextDeadline(long now, long cap) {
         long best = cap;

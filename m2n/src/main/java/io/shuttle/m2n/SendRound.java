@@ -14,31 +14,41 @@ final class SendRound {
     final long deadline;
     private final AtomicInteger inflightCounter;
     private int remaining;
-    private final String[] pendingPeers;
+    private final Object[] pendingPeers; // Link or InetSocketAddress, formatted only on failure
 
     SendRound(RoundKey key, int messages, long deadline, AtomicInteger inflightCounter) {
         this.key = key;
         this.remaining = messages;
         this.deadline = deadline;
         this.inflightCounter = inflightCounter;
-        this.pendingPeers = new String[messages];
+        this.pendingPeers = new Object[messages];
         if (messages == 0) {
             future.complete(null);
         }
     }
 
-    void track(int index, String peer) {
+    void track(int index, Object peer) {
         pendingPeers[index] = peer;
+    }
+
+    private static String describe(Object peer) {
+        if (peer instanceof io.shuttle.m2n.transport.Link l) {
+            return l.describe();
+        }
+        if (peer instanceof java.net.InetSocketAddress a) {
+            return a.getHostString() + ":" + a.getPort();
+        }
+        return peer == null ? null : peer.toString();
     }
 
     /** One message finished with {@code status}. */
     void complete(int index, M2nStatus status, String detail) {
-        String peer = pendingPeers[index];
+        Object peer = pendingPeers[index];
         pendingPeers[index] = null;
         remaining--;
         inflightCounter.decrementAndGet();
         if (status != M2nStatus.OK) {
-            future.completeExceptionally(new M2nException(status, peer, key, detail));
+            future.completeExceptionally(new M2nException(status, describe(peer), key, detail));
         } else if (remaining == 0) {
             future.complete(null);
         }
@@ -51,9 +61,9 @@ final class SendRound {
     /** The deadline passed: fail naming the first destination still pending. */
     void timeOut() {
         String first = null;
-        for (String p : pendingPeers) {
+        for (Object p : pendingPeers) {
             if (p != null) {
-                first = p;
+                first = describe(p);
                 break;
             }
         }

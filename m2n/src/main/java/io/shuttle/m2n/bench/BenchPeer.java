@@ -33,18 +33,19 @@ public final class BenchPeer {
     private BenchPeer() {
     }
 
-    /** args: role id transport sizesCsv rounds warmup spinMicros */
+    /** args: role id transport sizesCsv rounds warmupCsv (one per size) spinMicros activeSpinMicros */
     public static void main(String[] args) throws Exception {
         String role = args[0];
         int me = Integer.parseInt(args[1]);
         TransportKind kind = TransportKind.parse(args[2]);
         long[] sizes = java.util.Arrays.stream(args[3].split(",")).mapToLong(Long::parseLong).toArray();
         int rounds = Integer.parseInt(args[4]);
-        int warmup = Integer.parseInt(args[5]);
+        int[] warmups = java.util.Arrays.stream(args[5].split(",")).mapToInt(Integer::parseInt).toArray();
         long spinMicros = Long.parseLong(args[6]);
+        long activeSpinMicros = Long.parseLong(args[7]);
         byte[] secret = HexFormat.of().parseHex(System.getenv("M2N_SECRET"));
         NodeConfig config = NodeConfig.of(DEPLOYMENT, me, secret).withTransport(kind)
-                .withSpin(Duration.ofNanos(spinMicros * 1000));
+                .withSpin(Duration.ofNanos(spinMicros * 1000)).withActiveSpin(Duration.ofNanos(activeSpinMicros * 1000));
         String devices = System.getenv("UCX_NET_DEVICES");
         if (devices != null) {
             config = config.withUcxNetDevices(devices);
@@ -57,14 +58,14 @@ public final class BenchPeer {
             Map<Integer, InetSocketAddress> peers = parsePeers(in.readLine());
             for (int s = 0; s < sizes.length; s++) {
                 if (role.equals("sender")) {
-                    long[] times = sender(node, peers, sizes[s], s, rounds, warmup);
+                    long[] times = sender(node, peers, sizes[s], s, rounds, warmups[s]);
                     StringBuilder sb = new StringBuilder("TIMES ").append(sizes[s]);
                     for (int i = 0; i < times.length; i += 2) {
                         sb.append(' ').append(times[i]).append(',').append(times[i + 1]);
                     }
                     System.out.println(sb);
                 } else {
-                    receiver(node, peers, sizes[s], s, rounds + warmup);
+                    receiver(node, peers, sizes[s], s, rounds + warmups[s]);
                 }
                 System.out.flush();
             }

@@ -52,11 +52,17 @@ public final class M2nBench implements Callable<Integer> {
     int rounds;
 
     @Option(names = "--warmup", defaultValue = "-1",
-            description = "unmeasured rounds per size, for the JIT (default: as many as --rounds, at least 1000)")
+            description = "unmeasured rounds per size (default: as many as --rounds, at least 1000; the first size "
+                    + "at least 20000 rounds or 4 GiB moved, so the JIT has compiled the whole path)")
     int warmup;
 
-    @Option(names = "--spin-us", defaultValue = "50", description = "progress thread busy-poll time before blocking, µs")
+    @Option(names = "--spin-us", defaultValue = "50",
+            description = "progress thread busy-poll time before blocking when idle, µs (default ${DEFAULT-VALUE})")
     long spinMicros;
+
+    @Option(names = "--active-spin-us", defaultValue = "2000",
+            description = "busy-poll time before blocking while a reply is expected, µs (default ${DEFAULT-VALUE})")
+    long activeSpinMicros;
 
     @Option(names = "--json", description = "print one JSON object per size instead of a table")
     boolean json;
@@ -96,18 +102,19 @@ public final class M2nBench implements Callable<Integer> {
         if (senders < 1 || receivers < 1 || rounds < 1) {
             throw new CommandLine.ParameterException(new CommandLine(this), "--senders, --receivers and --rounds must be >= 1");
         }
-        int warm = warmup >= 0 ? warmup : Math.max(1000, rounds);
+        int[] warm = warmups(byteSizes);
+        String warmCsv = String.join(",", Arrays.stream(warm).mapToObj(Integer::toString).toList());
         String secret = newSecret();
         List<Proc> procs = new ArrayList<>();
         try {
             String csv = String.join(",", Arrays.stream(byteSizes).mapToObj(Long::toString).toList());
             for (int s = 0; s < senders; s++) {
-                procs.add(new Proc("sender-" + s, secret, "sender", "" + s, kind.name(), csv, "" + rounds, "" + warm,
-                        "" + spinMicros));
+                procs.add(new Proc("sender-" + s, secret, "sender", "" + s, kind.name(), csv, "" + rounds, warmCsv,
+                        "" + spinMicros, "" + activeSpinMicros));
             }
             for (int r = 0; r < receivers; r++) {
                 procs.add(new Proc("receiver-" + r, secret, "receiver", "" + (1000 + r), kind.name(), csv, "" + rounds,
-                        "" + warm, "" + spinMicros));
+                        warmCsv, "" + spinMicros, "" + activeSpinMicros));
             }
             List<Integer> ports = new ArrayList<>();
             String transportName = null;
@@ -117,8 +124,8 @@ public final class M2nBench implements Callable<Integer> {
                 transportName = ready[2];
             }
             if (!json) {
-                out.printf("m2n bench: transport %s, %d sender(s) x %d receiver(s), %d rounds (+%d warm-up) per size%n",
-                        transportName, senders, receivers, rounds, warm);
+                out.printf("m2n bench: transport %s, %d sender(s) x %d receiver(s), %d rounds per size (+%s warm-up)%n",
+                        transportName, senders, receivers, rounds, warmCsv);
             }
             StringBuilder toReceivers = new StringBuilder("PEERS ");
             StringBuilder toSenders = new StringBuilder("PEERS ");
@@ -152,6 +159,26 @@ public final class M2nBench implements Callable<Integer> {
         } finally {
             closeAll(procs);
         }
+    }
+
+    /**
+     * Warm-up rounds per size. The sizes run one after another in the same processes, so the
+     * first size's warm-up is what lets C2 compile the round path (a few thousand rounds leave
+     * it half interpreted); later sizes only need their buffers and UCX protocols warmed.
+     */
+    private int[] warmups(long[] byteSizes) {
+        int[] w = new int[byteSizes.length];
+        for (int i = 0; i < w.length; i++) {
+            if (warmup >= 0) {
+                w[i] = warmup;
+            } else {
+                w[i] = Math.max(1000, rounds);
+                if (i == 0) {
+                    w[i] = (int) Math.max(w[i], Math.min(20_000, (4L << 30) / Math.max(1, byteSizes[i])));
+                }
+            }
+        }
+        return w;
     }
 
     private static void closeAll(List<Proc> procs) {

@@ -20,6 +20,25 @@ public final class RegisteredBuffer implements AutoCloseable {
         this.segment = slab == null ? MemorySegment.NULL : slab.segment().asSlice(0, length);
     }
 
+    private RegisteredBuffer(BufferPool pool, BufferPool.Slab slab, MemorySegment segment) {
+        this.pool = pool;
+        this.slab = slab;
+        this.segment = segment;
+    }
+
+    /**
+     * Hands this lease over to a view of {@code length} bytes at {@code offset}: closing the view
+     * returns the memory, and this buffer must not be used after the call (its close is a no-op).
+     * Used when a payload arrives in the same buffer as its header.
+     */
+    public RegisteredBuffer narrow(long offset, long length) {
+        MemorySegment view = segment.asSlice(offset, length);
+        if (!closed.compareAndSet(false, true)) {
+            throw new IllegalStateException("buffer is already closed");
+        }
+        return new RegisteredBuffer(pool, slab, view);
+    }
+
     /** The usable bytes: exactly the length asked for. */
     public MemorySegment segment() {
         return segment;

@@ -47,10 +47,12 @@ import org.openucx.jucx.ucp.UcpWorkerParams;
  * address without peer error handling, so UCX may pick shared memory (sysv/posix + cma) on one
  * host instead of tcp. The control connection stays open as the liveness channel.
  *
- * <p>Each message is two tagged sends: the header (part 0) and, when non-empty, the payload
- * (part 1), both tagged {@code session << 40 | seq << 1 | part}. The receiver probes for any
- * part-0 message, reads the header, then posts a receive for the exact payload tag straight
- * into a pooled registered buffer.
+ * <p>A message with a payload of at most {@link #INLINE_PAYLOAD_MAX} bytes is one tagged send
+ * (part 0: header, then payload). A larger one is two: the header (part 0) and the payload
+ * (part 1, zero-copy rendezvous from the caller's registered memory); tags are
+ * {@code session << 40 | seq << 1 | part}. The receiver probes for any part-0 message and
+ * receives it into a pooled registered buffer; if it holds only the header, it then posts a
+ * receive for the exact payload tag straight into another pooled buffer.
  */
 public final class UcxTransport implements Transport {
     private static final System.Logger LOG = System.getLogger(UcxTransport.class.getName());
@@ -58,6 +60,11 @@ public final class UcxTransport implements Transport {
     private static final long PART_PAYLOAD = 1L;
     private static final long SEQ_MASK = (1L << (SESSION_SHIFT - 1)) - 1;
     private static final int PROBES_PER_PROGRESS = 64;
+    /**
+     * Payloads up to this size travel in the header's message (copied behind the header in the
+     * registered scratch buffer): a copy of a few KiB costs less than a second UCX message.
+     */
+    static final long INLINE_PAYLOAD_MAX = 64 * 1024;
 
     /** One outbound link: endpoint, tag base, sends in flight. */
     private static final class OutLink {
@@ -213,18 +220,25 @@ public final class UcxTransport implements Transport {
             done.complete(M2nStatus.PEER_DEAD, "link to " + link.describe() + " is closed");
             return;
         }
-        RegisteredBuffer scratch = pool.allocate(header.encodedLength());
+        int headerLength = header.encodedLength();
+        boolean inline = payloadLength > 0 && payloadLength <= INLINE_PAYLOAD_MAX;
+        RegisteredBuffer scratch = pool.allocate(inline ? headerLength + payloadLength : headerLength);
         if (scratch == null) {
             done.complete(M2nStatus.NO_RESOURCE, "buffer pool full (" + pool.maxBytes() + " bytes)");
             return;
         }
         HeaderCodec.encode(header, scratch.segment());
+        if (inline) {
+            MemorySegment.copy(MemorySegment.ofAddress(payloadAddress).reinterpret(payloadLength), 0,
+                    scratch.segment(), headerLength, payloadLength);
+        }
         long tag = out.tagBase | ((out.seq++ & SEQ_MASK) << 1);
-        Send send = new Send(out, scratch, done, payloadLength > 0 ? 2 : 1);
+        boolean separatePayload = payloadLength > 0 && !inline;
+        Send send = new Send(out, scratch, done, separatePayload ? 2 : 1);
         out.inflight.add(send);
         try {
             out.ep.sendTaggedNonBlocking(scratch.address(), scratch.length(), tag, send.callback());
-            if (payloadLength > 0) {
+            if (separatePayload) {
                 out.ep.sendTaggedNonBlocking(payloadAddress, payloadLength, tag | PART_PAYLOAD, send.callback());
             }
         } catch (RuntimeException e) {
@@ -314,21 +328,36 @@ public final class UcxTransport implements Transport {
             in = inLinks.get(session);
         }
         MessageHeader header;
-        try (headerBuf) {
+        try {
             if (in == null) {
                 LOG.log(Level.WARNING, "dropped a message on unknown or closed UCX session {0}", session);
+                headerBuf.close();
                 return;
             }
             header = HeaderCodec.decode(headerBuf.segment());
         } catch (RuntimeException e) {
+            headerBuf.close();
             linkDead(in.link.id(), M2nStatus.PROTOCOL_ERROR, "bad header from " + in.link.describe() + ": "
                     + e.getMessage());
             return;
         }
-        if (header.payloadLength() == 0) {
+        int headerLength = header.encodedLength();
+        long payloadLength = header.payloadLength();
+        if (payloadLength == 0) {
+            headerBuf.close();
             events.onMessage(in.link, header, pool.allocate(0));
-        } else {
+        } else if (headerBuf.length() == headerLength + payloadLength) {
+            // Small payload sent inline behind the header: hand over the same buffer, no copy.
+            events.onMessage(in.link, header, headerBuf.narrow(headerLength, payloadLength));
+        } else if (headerBuf.length() == headerLength) {
+            headerBuf.close();
             receivePayload(in, header, tag | PART_PAYLOAD);
+        } else {
+            long got = headerBuf.length();
+            headerBuf.close();
+            linkDead(in.link.id(), M2nStatus.PROTOCOL_ERROR, "bad message from " + in.link.describe() + ": "
+                    + got + " bytes for a header of " + headerLength + " and a payload of "
+                    + payloadLength);
         }
     }
 
