@@ -56,6 +56,22 @@ class ChecksTest {
     }
 
     @Test
+    void matmulMany() {
+        for (Backend be : backends) {
+            Tensor x = be.allocate(DType.F32, 1, 64);
+            Tensor w = be.allocate(DType.BF16, 8, 64);
+            Tensor out = be.allocate(DType.F32, 1, 8);
+            rejects(() -> be.matmulMany(x, new Tensor[] {w, w}, new Tensor[] {out}), "matmulMany: ws and outs",
+                    "2 weights and 1 outputs");
+            rejects(() -> be.matmulMany(x, new Tensor[0], new Tensor[0]), "matmulMany: ws and outs must be non-empty");
+            rejects(() -> be.matmulMany(x, new Tensor[] {w, be.allocate(DType.BF16, 8, 32)},
+                    new Tensor[] {out, be.allocate(DType.F32, 1, 8)}), "matmul: w has 32 columns but x has 64");
+            rejects(() -> be.matmulMany(x, new Tensor[] {w, w}, new Tensor[] {out, out}),
+                    "matmulMany: outs[1]", "overlaps outs[0]");
+        }
+    }
+
+    @Test
     void normsAndElementwise() {
         for (Backend be : backends) {
             Tensor x = be.allocate(DType.F32, 2, 8);

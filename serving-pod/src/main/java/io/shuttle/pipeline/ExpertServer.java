@@ -57,7 +57,12 @@ public final class ExpertServer implements AutoCloseable {
     private final MemorySegment hostOut;
     private final MemorySegment staging;
     private volatile boolean stopped;
+    private volatile RoundTrace trace = RoundTrace.NONE;
     private volatile long roundsServed;
+    private final java.util.concurrent.atomic.LongAdder computeNanos = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder waitNanos = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder combineNanos = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder rowsServed = new java.util.concurrent.atomic.LongAdder();
 
     public ExpertServer(M2nNode node, ExpertStage stage, Backend backend, Map<Integer, InetSocketAddress> attentionPods,
                         int layers, int microBatches, int hidden, int topK, int maxRows, Duration roundTimeout) {
@@ -105,8 +110,25 @@ public final class ExpertServer implements AutoCloseable {
         }
     }
 
+    /** Records every round's phases from now on. */
+    public void trace(RoundTrace t) {
+        this.trace = t;
+    }
+
     public long roundsServed() {
         return roundsServed;
+    }
+
+    /** Totals for {@code /stats}: rounds, rows, and time waiting for, computing and combining rounds. */
+    public java.util.Map<String, Object> stats() {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("rounds", roundsServed);
+        m.put("rows", rowsServed.sum());
+        m.put("wait_ns", waitNanos.sum());
+        m.put("compute_ns", computeNanos.sum());
+        m.put("combine_ns", combineNanos.sum());
+        m.put("time_ns", System.nanoTime());
+        return m;
     }
 
     /** The step to serve next, from the oldest waiting dispatch; -1 if none is waiting yet. */
@@ -148,8 +170,12 @@ public final class ExpertServer implements AutoCloseable {
     /** One round: gather from every attention pod, compute, combine back. Failures are logged, not fatal. */
     boolean serveRound(RoundKey key) {
         ReceivedRound round;
+        long t0 = System.nanoTime();
         try {
             round = node.collect(key, senders, roundTimeout).get(roundTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+            long waited = System.nanoTime();
+            waitNanos.add(waited - t0);
+            trace.phase("wait attention", key.step(), key.layer(), key.microBatch(), t0, waited);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             String missing = cause instanceof M2nException m ? " missing attention pods " + m.missingSenders() : "";
@@ -164,7 +190,16 @@ public final class ExpertServer implements AutoCloseable {
             return false;
         }
         try (round) {
-            combine(key, round, compute(key, round));
+            long t1 = System.nanoTime();
+            int rows = compute(key, round);
+            long t2 = System.nanoTime();
+            combine(key, round, rows);
+            long t3 = System.nanoTime();
+            computeNanos.add(t2 - t1);
+            combineNanos.add(t3 - t2);
+            trace.phase("expert compute", key.step(), key.layer(), key.microBatch(), t1, t2);
+            trace.phase("combine", key.step(), key.layer(), key.microBatch(), t2, t3);
+            rowsServed.add(rows);
         }
         roundsServed++;
         return true;

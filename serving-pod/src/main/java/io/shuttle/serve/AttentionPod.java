@@ -39,6 +39,7 @@ public final class AttentionPod implements AutoCloseable {
     private final EngineLoop loop;
     private final PodHttp http;
     private final ChromeTrace trace;
+    private final io.shuttle.engine.PipelineStats stats;
 
     public AttentionPod(PodSettings s) throws IOException {
         checkpoint = Checkpoint.open(s.model());
@@ -68,11 +69,13 @@ public final class AttentionPod implements AutoCloseable {
         EngineOptions options = new EngineOptions(p.maxBatchTokens(), p.maxRunning(), p.kvBlocks(), p.kvBlockSize(),
                 Math.min(p.maxModelLen(), cfg.maxPositionEmbeddings()), p.maxWaiting());
         trace = s.traceFile() == null ? null : new ChromeTrace(s.traceFile(), "attention-" + s.ordinal(), 200_000);
-        engine = new Engine(checkpoint, backend, options, client, p.microBatches(), trace == null ? StepTrace.NONE : trace);
+        stats = new io.shuttle.engine.PipelineStats(trace == null ? StepTrace.NONE : trace);
+        engine = new Engine(checkpoint, backend, options, client, p.microBatches(), stats);
         checkpoint.prefault(io.shuttle.model.ProgressListener.none());
         loop = new EngineLoop(engine, true, Duration.ofMillis(2), Duration.ofMillis(200)).start();
         http = new PodHttp(s.bindHost(), s.httpPort())
                 .health(loop::isRunning, this::health)
+                .get("/stats", stats::snapshot)
                 .post("/v1/shuttle/generate", new GenerateEndpoint(loop, tokenizer, Duration.ofMinutes(10)))
                 .start();
     }

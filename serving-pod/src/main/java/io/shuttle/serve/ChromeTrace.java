@@ -14,10 +14,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * ui.perfetto.dev or chrome://tracing). One row per micro-batch, so bubbles show as gaps.
  * Bounded: after {@code maxEvents} events it stops recording and says so in the file.
  */
-public final class ChromeTrace implements StepTrace, AutoCloseable {
+public final class ChromeTrace implements StepTrace, io.shuttle.pipeline.RoundTrace, AutoCloseable {
     private final Writer out;
     private final String process;
     private final long origin = System.nanoTime();
+    // Timestamps are wall-clock microseconds, so the files of several processes line up when merged.
+    private final double originEpochMicros = java.time.Instant.now().toEpochMilli() * 1000.0;
     private final int maxEvents;
     private final AtomicInteger events = new AtomicInteger();
     private final int pid = (int) ProcessHandle.current().pid();
@@ -41,23 +43,27 @@ public final class ChromeTrace implements StepTrace, AutoCloseable {
 
     @Override
     public void attention(long step, int layer, int microBatch, long startNanos) {
-        event("attention L" + layer, "attention", step, layer, microBatch, startNanos);
+        event("attention L" + layer, "attention", step, layer, microBatch, startNanos, System.nanoTime());
     }
 
     @Override
     public void wait(long step, int layer, int microBatch, long startNanos) {
-        event("wait experts L" + layer, "wait", step, layer, microBatch, startNanos);
+        event("wait experts L" + layer, "wait", step, layer, microBatch, startNanos, System.nanoTime());
     }
 
-    private synchronized void event(String name, String cat, long step, int layer, int mb, long start) {
+    @Override
+    public void phase(String phase, long step, int layer, int microBatch, long startNanos, long endNanos) {
+        event(phase + " L" + layer, phase, step, layer, microBatch, startNanos, endNanos);
+    }
+
+    private synchronized void event(String name, String cat, long step, int layer, int mb, long start, long end) {
         if (events.incrementAndGet() > maxEvents) {
             return;
         }
-        long end = System.nanoTime();
         try {
             out.write(String.format(",%n{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"pid\":%d,\"tid\":%d,"
                             + "\"ts\":%.3f,\"dur\":%.3f,\"args\":{\"step\":%d,\"layer\":%d,\"micro_batch\":%d}}",
-                    name, cat, pid, mb, (start - origin) / 1e3, (end - start) / 1e3, step, layer, mb));
+                    name, cat, pid, mb, originEpochMicros + (start - origin) / 1e3, (end - start) / 1e3, step, layer, mb));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -75,6 +81,18 @@ public final class ChromeTrace implements StepTrace, AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** Merges the trace files of several processes into one (a JSON array of all their events). */
+    public static void merge(java.util.List<Path> parts, Path into) throws IOException {
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        com.fasterxml.jackson.databind.node.ArrayNode all = json.createArrayNode();
+        for (Path part : parts) {
+            if (Files.exists(part)) {
+                json.readTree(part.toFile()).forEach(all::add);
+            }
+        }
+        json.writeValue(into.toFile(), all);
     }
 
     @Override

@@ -33,6 +33,7 @@ public final class ExpertPod implements AutoCloseable {
     private final Thread serving;
     private final PodHttp http;
     private final int[] held;
+    private final ChromeTrace trace;
 
     public ExpertPod(PodSettings s) throws IOException {
         checkpoint = Checkpoint.open(s.model());
@@ -60,10 +61,15 @@ public final class ExpertPod implements AutoCloseable {
         }
         server = new ExpertServer(node, stage, backend, senders, cfg.numLayers(), p.microBatches(), cfg.hiddenSize(),
                 cfg.topK(), maxRows, Duration.ofMillis(p.roundTimeoutMillis()));
+        trace = s.traceFile() == null ? null : new ChromeTrace(s.traceFile(), "expert-" + s.ordinal(), 200_000);
+        if (trace != null) {
+            server.trace(trace);
+        }
         serving = new Thread(() -> server.serve(), "expert-server");
         serving.setDaemon(true);
         serving.start();
-        http = new PodHttp(s.bindHost(), s.httpPort()).health(serving::isAlive, this::health).start();
+        http = new PodHttp(s.bindHost(), s.httpPort()).health(serving::isAlive, this::health)
+                .get("/stats", server::stats).start();
     }
 
     public int httpPort() {
@@ -94,6 +100,9 @@ public final class ExpertPod implements AutoCloseable {
             Thread.currentThread().interrupt();
         }
         server.close();
+        if (trace != null) {
+            trace.close();
+        }
         stage.close();
         backend.close();
         checkpoint.close();

@@ -31,7 +31,14 @@ public final class LocalCluster implements AutoCloseable {
 
     /** Shape of the cluster. */
     public record Spec(Path model, int attention, int experts, int microBatches, String transport,
-                       int threadsPerPod, boolean replicateExperts, Path trace, int numExperts) {
+                       int threadsPerPod, boolean replicateExperts, Path trace, int numExperts, boolean pinCores) {
+
+        public Spec(Path model, int attention, int experts, int microBatches, String transport, int threadsPerPod,
+                    boolean replicateExperts, Path trace, int numExperts) {
+            this(model, attention, experts, microBatches, transport, threadsPerPod, replicateExperts, trace, numExperts,
+                    false);
+        }
+
         public Spec {
             if (attention < 1 || experts < 1) {
                 throw new IllegalArgumentException("need at least one attention and one expert process");
@@ -125,7 +132,14 @@ public final class LocalCluster implements AutoCloseable {
 
     private Pod launch(String role, int ordinal, Path secretFile, Duration readyTimeout) throws IOException {
         Path log = runDir.resolve(role + "-" + ordinal + ".log");
-        List<String> cmd = new ArrayList<>(List.of(
+        List<String> cmd = new ArrayList<>();
+        if (spec.pinCores() && Files.isExecutable(Path.of("/usr/bin/taskset"))) {
+            // One core per process, attention pods first: the two sides never share a core.
+            int cores = Runtime.getRuntime().availableProcessors();
+            int core = (role.equals("attention") ? ordinal : spec.attention() + ordinal) % cores;
+            cmd.addAll(List.of("/usr/bin/taskset", "-c", Integer.toString(core)));
+        }
+        cmd.addAll(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "-XX:+UseParallelGC", "-Xmx2g",
@@ -136,9 +150,9 @@ public final class LocalCluster implements AutoCloseable {
                 "--secret-file", secretFile.toString(), "--http-port", "0", "--bind-host", "127.0.0.1",
                 "--transport", spec.transport(), "--threads", Integer.toString(spec.threadsPerPod()),
                 "--parent-pid", Long.toString(ProcessHandle.current().pid())));
-        if (spec.trace() != null && role.equals("attention")) {
+        if (spec.trace() != null) {
             cmd.add("--trace");
-            cmd.add(spec.trace().resolveSibling(spec.trace().getFileName() + "." + role + "-" + ordinal + ".json").toString());
+            cmd.add(tracePart(role, ordinal).toString());
         }
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().putIfAbsent("UCX_LOG_LEVEL", "error");
@@ -159,6 +173,10 @@ public final class LocalCluster implements AutoCloseable {
         process.destroyForcibly();
         throw new IllegalStateException(role + " process " + ordinal + " was not ready within " + readyTimeout
                 + "; its log " + log + " ends with:\n" + tail(log));
+    }
+
+    private Path tracePart(String role, int ordinal) {
+        return runDir.resolve("trace-" + role + "-" + ordinal + ".json");
     }
 
     public List<Pod> attentionPods() {
@@ -225,6 +243,15 @@ public final class LocalCluster implements AutoCloseable {
             } catch (InterruptedException e) {
                 p.process().destroyForcibly();
                 Thread.currentThread().interrupt();
+            }
+        }
+        if (spec.trace() != null) {
+            List<Path> parts = new ArrayList<>();
+            all.forEach(p -> parts.add(tracePart(p.role(), p.ordinal())));
+            try {
+                ChromeTrace.merge(parts, spec.trace());
+            } catch (IOException e) {
+                System.err.println("cannot merge the trace files in " + runDir + ": " + e.getMessage());
             }
         }
     }

@@ -51,6 +51,13 @@ public final class PodHttp implements AutoCloseable {
         return this;
     }
 
+    /** {@code GET path}: 200 with {@code body}. */
+    public PodHttp get(String path, Supplier<Object> body) {
+        server.createContext(path, ex -> send(ex, "GET".equals(ex.getRequestMethod())
+                ? new Reply(200, body.get()) : new Reply(405, error("use GET"))));
+        return this;
+    }
+
     public PodHttp post(String path, Handler handler) {
         server.createContext(path, new HttpHandler() {
             @Override

@@ -73,6 +73,44 @@ class CpuBackendParityTest {
     }
 
     @Test
+    void matmulManyMatchesSeparateMatmulsOfTheOracle() {
+        Random rnd = new Random(11);
+        // Q/K/V-like (rows not multiples of the 4-row tile or the 64-row chunk), then mixed dtypes
+        // (F16 and n > 1 take the per-matrix GEMM path), k odd and k above the GEMM k-block.
+        int[][] rowsPerMatrix = {{70, 37, 37}, {5, 130, 3, 64}, {1}};
+        for (DType dt : new DType[] {DType.BF16, DType.F32, DType.F16}) {
+            for (int[] rows : rowsPerMatrix) {
+                for (int k : new int[] {100, 37, 1100}) {
+                    for (int n : new int[] {1, 3}) {
+                        Tensor x = random(oracle, rnd, DType.F32, 1f, n, k);
+                        Tensor[] w = new Tensor[rows.length];
+                        Tensor[] expected = new Tensor[rows.length];
+                        for (int j = 0; j < rows.length; j++) {
+                            DType wt = j == 1 && rows.length > 2 ? DType.F32 : dt;
+                            w[j] = random(oracle, rnd, wt, 1f, rows[j], k);
+                            expected[j] = oracle.allocate(DType.F32, n, rows[j]);
+                            oracle.matmul(x, w[j], expected[j]);
+                        }
+                        for (CpuBackend cpu : cpus) {
+                            Tensor[] cw = new Tensor[rows.length];
+                            Tensor[] out = new Tensor[rows.length];
+                            for (int j = 0; j < rows.length; j++) {
+                                cw[j] = cpu.prepareWeight(copyOf(cpu, w[j]));
+                                out[j] = random(cpu, rnd, DType.F32, 100f, n, rows[j]); // dirty: must be overwritten
+                            }
+                            cpu.matmulMany(copyOf(cpu, x), cw, out);
+                            for (int j = 0; j < rows.length; j++) {
+                                assertClose(expected[j], out[j], dotTolerance(k), "matmulMany " + dt + " matrix " + j
+                                        + " of " + java.util.Arrays.toString(rows) + " n=" + n + " k=" + k + " on " + cpu.name());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
     void matmulOverwritesPreviousOutput() {
         Random rnd = new Random(2);
         Tensor x = random(oracle, rnd, DType.F32, 1f, 5, 1100);

@@ -48,6 +48,63 @@ class WorkerPoolTest {
     }
 
     @Test
+    void moreSharesThanThreadsEachRunOnce() {
+        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
+            try (WorkerPool pool = new WorkerPool(3, "test-pool-shares-")) {
+                for (int shares : new int[] {1, 2, 7, 64}) {
+                    AtomicIntegerArray counts = new AtomicIntegerArray(shares);
+                    for (int i = 0; i < 1000; i++) {
+                        pool.run((share, total) -> {
+                            assertEquals(shares, total);
+                            counts.incrementAndGet(share);
+                        }, shares);
+                    }
+                    for (int s = 0; s < shares; s++) {
+                        assertEquals(1000, counts.get(s), "share " + s + " of " + shares);
+                    }
+                }
+            }
+        });
+    }
+
+    /** A worker stuck inside one job must not stop the caller from running the shares nobody claimed. */
+    @Test
+    void theCallerTakesSharesThatNoWorkerClaimed() {
+        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
+            try (WorkerPool pool = new WorkerPool(2, "test-pool-claim-")) {
+                java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+                AtomicInteger ranByCaller = new AtomicInteger();
+                Thread caller = Thread.currentThread();
+                AtomicInteger ran = new AtomicInteger();
+                pool.run((share, shares) -> { }); // the worker is now awake and spinning
+                // A worker that claims a share blocks in it until released, so every other share
+                // can only be run by the caller, which then waits for the blocked one.
+                Thread releaser = Thread.ofPlatform().start(() -> {
+                    while (ranByCaller.get() < 9) {
+                        Thread.onSpinWait();
+                    }
+                    release.countDown();
+                });
+                pool.run((share, shares) -> {
+                    ran.incrementAndGet();
+                    if (Thread.currentThread() == caller) {
+                        ranByCaller.incrementAndGet();
+                    } else {
+                        try {
+                            release.await();
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                        }
+                    }
+                }, 10);
+                releaser.join();
+                assertEquals(10, ran.get());
+                assertTrue(ranByCaller.get() >= 9, "the caller ran " + ranByCaller.get() + " of 10 shares");
+            }
+        });
+    }
+
+    @Test
     void closeStopsTheThreads() {
         WorkerPool pool = new WorkerPool(3, "test-pool-close-");
         pool.run((worker, workers) -> { });

@@ -1,0 +1,49 @@
+package io.shuttle.engine;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Running totals of the attention side's pipeline phases, for {@code /stats} and the pipeline
+ * benchmark: time computing attention, time waiting for the experts, rounds, steps, rows.
+ * Written by the engine thread, read by anyone.
+ */
+public final class PipelineStats implements StepTrace {
+    private final LongAdder attentionNanos = new LongAdder();
+    private final LongAdder waitNanos = new LongAdder();
+    private final LongAdder rounds = new LongAdder();
+    private final StepTrace next;
+
+    /** Stats that also forward every event to {@code next} (e.g. a Chrome trace). */
+    public PipelineStats(StepTrace next) {
+        this.next = next;
+    }
+
+    @Override
+    public long now() {
+        return System.nanoTime();
+    }
+
+    @Override
+    public void attention(long step, int layer, int microBatch, long startNanos) {
+        attentionNanos.add(System.nanoTime() - startNanos);
+        rounds.increment();
+        next.attention(step, layer, microBatch, startNanos);
+    }
+
+    @Override
+    public void wait(long step, int layer, int microBatch, long startNanos) {
+        waitNanos.add(System.nanoTime() - startNanos);
+        next.wait(step, layer, microBatch, startNanos);
+    }
+
+    public Map<String, Object> snapshot() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("rounds", rounds.sum());
+        m.put("attention_ns", attentionNanos.sum());
+        m.put("wait_ns", waitNanos.sum());
+        m.put("time_ns", System.nanoTime());
+        return m;
+    }
+}
