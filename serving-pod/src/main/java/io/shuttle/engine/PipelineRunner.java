@@ -65,8 +65,10 @@ public final class PipelineRunner implements StepRunner {
                         attention.attention(layer, inputs, buffers, from, to);
                     }
                     trace.attention(step, layer, i, t0);
+                    long t1 = trace.now();
                     experts.dispatch(step, layer, i, buffers.expertInput(from, to), buffers.topkIds(from, to),
                             buffers.topkWeights(from, to), expertOut.rows(from, to));
+                    trace.dispatch(step, layer, i, t1);
                     dispatched++;
                 }
             }

@@ -13,6 +13,7 @@ public final class PipelineStats implements StepTrace {
     private final LongAdder attentionNanos = new LongAdder();
     private final LongAdder waitNanos = new LongAdder();
     private final LongAdder rounds = new LongAdder();
+    private final LongAdder dispatchNanos = new LongAdder();
     private final StepTrace next;
 
     /** Stats that also forward every event to {@code next} (e.g. a Chrome trace). */
@@ -38,11 +39,18 @@ public final class PipelineStats implements StepTrace {
         next.wait(step, layer, microBatch, startNanos);
     }
 
+    @Override
+    public void dispatch(long step, int layer, int microBatch, long startNanos) {
+        dispatchNanos.add(System.nanoTime() - startNanos);
+        next.dispatch(step, layer, microBatch, startNanos);
+    }
+
     public Map<String, Object> snapshot() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("rounds", rounds.sum());
         m.put("attention_ns", attentionNanos.sum());
         m.put("wait_ns", waitNanos.sum());
+        m.put("dispatch_ns", dispatchNanos.sum());
         m.put("time_ns", System.nanoTime());
         return m;
     }

@@ -19,6 +19,10 @@ public interface StepTrace {
         @Override
         public void wait(long step, int layer, int microBatch, long startNanos) {
         }
+
+        @Override
+        public void dispatch(long step, int layer, int microBatch, long startNanos) {
+        }
     };
 
     /** A timestamp in nanoseconds (System.nanoTime), or 0 when not tracing. */
@@ -29,4 +33,7 @@ public interface StepTrace {
 
     /** Waiting for a micro-batch's combined expert output, from {@code startNanos} to now. */
     void wait(long step, int layer, int microBatch, long startNanos);
+
+    /** Handing a micro-batch to the experts (routing, packing, posting the sends), from {@code startNanos} to now. */
+    void dispatch(long step, int layer, int microBatch, long startNanos);
 }

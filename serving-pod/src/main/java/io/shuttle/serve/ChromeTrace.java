@@ -52,6 +52,11 @@ public final class ChromeTrace implements StepTrace, io.shuttle.pipeline.RoundTr
     }
 
     @Override
+    public void dispatch(long step, int layer, int microBatch, long startNanos) {
+        event("dispatch L" + layer, "dispatch", step, layer, microBatch, startNanos, System.nanoTime());
+    }
+
+    @Override
     public void phase(String phase, long step, int layer, int microBatch, long startNanos, long endNanos) {
         event(phase + " L" + layer, phase, step, layer, microBatch, startNanos, endNanos);
     }

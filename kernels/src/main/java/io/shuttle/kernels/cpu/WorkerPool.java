@@ -35,6 +35,8 @@ final class WorkerPool implements AutoCloseable {
 
     private static final long SPIN_NANOS = 50_000;
     private static final long WAIT_SLICE_NANOS = 200_000;
+    /** A job that has not finished after this long is reported instead of waited for forever. */
+    private static final long STUCK_NANOS = 60_000_000_000L;
 
     private final int size;
     private final Thread[] threads;
@@ -156,12 +158,19 @@ final class WorkerPool implements AutoCloseable {
     }
 
     private void awaitDone(int shares) {
-        long deadline = System.nanoTime() + SPIN_NANOS;
+        long start = System.nanoTime();
+        long deadline = start + SPIN_NANOS;
         int spins = 0;
         while (done.get() != shares) {
             if ((++spins & 63) != 0 || System.nanoTime() < deadline) {
                 Thread.onSpinWait();
                 continue;
+            }
+            if (System.nanoTime() - start > STUCK_NANOS) {
+                long s = state.get();
+                throw new IllegalStateException("CPU worker pool: a job of " + shares + " shares has waited "
+                        + STUCK_NANOS / 1_000_000_000 + " s with " + done.get() + " done (generation " + (s >>> 32)
+                        + ", next share " + (int) s + "); a kernel is stuck");
             }
             waiterParked = true;
             // The timeout bounds the cost of any missed wake-up; a live worker always finishes.
