@@ -68,7 +68,7 @@ final class MatmulGemv implements WorkerPool.Job {
 
     /** Chunks to hand out: about {@link #CHUNK_ROWS} rows each. */
     int chunks() {
-        return Math.max(1, (rows() + CHUNK_ROWS - 1) / CHUNK_ROWS);
+        return Math.clamp((rows() + CHUNK_ROWS - 1) / CHUNK_ROWS, 1, WorkerPool.MAX_SHARES);
     }
 
     private void begin(Tensor xt, int matrices) {

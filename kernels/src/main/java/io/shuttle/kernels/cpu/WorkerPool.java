@@ -35,6 +35,7 @@ final class WorkerPool implements AutoCloseable {
 
     private static final long SPIN_NANOS = 50_000;
     private static final long WAIT_SLICE_NANOS = 200_000;
+    static final int MAX_SHARES = 0xFFFF;
     /** A job that has not finished after this long is reported instead of waited for forever. */
     private static final long STUCK_NANOS = 60_000_000_000L;
 
@@ -43,12 +44,16 @@ final class WorkerPool implements AutoCloseable {
     /** Per worker: 1 while it is (about to be) parked; volatile, so dispatch and park cannot miss each other. */
     private final AtomicIntegerArray parked;
     private final ReentrantLock dispatch = new ReentrantLock();
-    /** High 32 bits: generation of the current job; low 32 bits: the next unclaimed share. */
+    /**
+     * Generation of the current job (bits 32–63), its share count (16–31) and the next unclaimed
+     * share (0–15), in one word so that one CAS both claims a share and proves it belongs to the
+     * current job: the share count must not be read separately (the next job's count may already
+     * be written while the old job's word is still current).
+     */
     private final AtomicLong state = new AtomicLong();
     /** Shares of the current job that have finished. */
     private final AtomicInteger done = new AtomicInteger();
     private volatile Job job;
-    private volatile int jobShares;
     private volatile Thread waiter;
     private volatile boolean waiterParked;
     private volatile Throwable failure;
@@ -80,8 +85,8 @@ final class WorkerPool implements AutoCloseable {
 
     /** Runs shares {@code 0..shares-1} of {@code j}, each exactly once, and returns when all are done. */
     void run(Job j, int shares) {
-        if (shares < 1) {
-            throw new IllegalArgumentException("a job needs at least one share, got " + shares);
+        if (shares < 1 || shares > MAX_SHARES) {
+            throw new IllegalArgumentException("a job needs 1 to " + MAX_SHARES + " shares, got " + shares);
         }
         if (size == 1 || shares == 1) {
             if (closed) {
@@ -99,11 +104,10 @@ final class WorkerPool implements AutoCloseable {
             }
             failure = null;
             job = j;
-            jobShares = shares;
             waiter = Thread.currentThread();
             done.set(0);
             long generation = (state.get() >>> 32) + 1;
-            state.set(generation << 32); // volatile write: publishes job, jobShares and done
+            state.set(generation << 32 | (long) shares << 16); // volatile write: publishes job and done
             for (int i = 0; i < threads.length; i++) {
                 if (parked.get(i) != 0) {
                     LockSupport.unpark(threads[i]);
@@ -127,9 +131,9 @@ final class WorkerPool implements AutoCloseable {
 
     /**
      * Claims and runs shares of generation {@code generation} until none are left. A successful
-     * claim proves the generation was still current with that share unclaimed, so the job and
-     * share count read just before it belong to that generation (the next job is only published
-     * after every share of this one is done).
+     * claim proves the word was unchanged since it was read, i.e. this job still had that share
+     * unclaimed, so the job read in between is this job's (the next job is only written after
+     * every share of this one is done).
      */
     private void claimShares(long generation) {
         while (true) {
@@ -137,12 +141,12 @@ final class WorkerPool implements AutoCloseable {
             if (s >>> 32 != generation) {
                 return;
             }
-            int share = (int) s;
-            int shares = jobShares;
-            Job j = job;
+            int share = (int) (s & 0xFFFF);
+            int shares = (int) (s >>> 16 & 0xFFFF);
             if (share >= shares) {
                 return;
             }
+            Job j = job;
             if (!state.compareAndSet(s, s + 1)) {
                 continue;
             }
@@ -170,7 +174,7 @@ final class WorkerPool implements AutoCloseable {
                 long s = state.get();
                 throw new IllegalStateException("CPU worker pool: a job of " + shares + " shares has waited "
                         + STUCK_NANOS / 1_000_000_000 + " s with " + done.get() + " done (generation " + (s >>> 32)
-                        + ", next share " + (int) s + "); a kernel is stuck");
+                        + ", next share " + (s & 0xFFFF) + "); a kernel is stuck");
             }
             waiterParked = true;
             // The timeout bounds the cost of any missed wake-up; a live worker always finishes.

@@ -47,22 +47,31 @@ class WorkerPoolTest {
         }
     }
 
+    /**
+     * Jobs of alternating share counts back to back: each share of each job runs exactly once
+     * and sees its own job's count (a claim must never mix one job's count with another's word).
+     */
     @Test
-    void moreSharesThanThreadsEachRunOnce() {
-        assertTimeoutPreemptively(Duration.ofSeconds(30), () -> {
-            try (WorkerPool pool = new WorkerPool(3, "test-pool-shares-")) {
-                for (int shares : new int[] {1, 2, 7, 64}) {
-                    AtomicIntegerArray counts = new AtomicIntegerArray(shares);
-                    for (int i = 0; i < 1000; i++) {
-                        pool.run((share, total) -> {
-                            assertEquals(shares, total);
-                            counts.incrementAndGet(share);
-                        }, shares);
-                    }
+    void everyShareOfAlternatingShareCountsRunsOnce() {
+        assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
+            try (WorkerPool pool = new WorkerPool(2, "test-pool-shares-")) {
+                int[] counts = {2, 13, 5, 64};
+                AtomicInteger bad = new AtomicInteger();
+                for (int i = 0; i < 200_000; i++) {
+                    int shares = counts[i % counts.length];
+                    AtomicIntegerArray ran = new AtomicIntegerArray(shares);
+                    pool.run((share, total) -> {
+                        if (total != shares || ran.incrementAndGet(share) != 1) {
+                            bad.incrementAndGet();
+                        }
+                    }, shares);
                     for (int s = 0; s < shares; s++) {
-                        assertEquals(1000, counts.get(s), "share " + s + " of " + shares);
+                        if (ran.get(s) != 1) {
+                            bad.incrementAndGet();
+                        }
                     }
                 }
+                assertEquals(0, bad.get(), "shares run twice, never, or with another job's share count");
             }
         });
     }
