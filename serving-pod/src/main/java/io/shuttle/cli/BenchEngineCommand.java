@@ -82,21 +82,35 @@ final class BenchEngineCommand implements Callable<Integer> {
                 for (int b : batches) {
                     EngineBench.BatchResult r = bench.run(b, promptTokens, tokens, 42);
                     Map<String, Object> row = new LinkedHashMap<>();
-                    row.put("batch", b);
-                    row.put("decode_tokens_per_s", round(r.decodeTokensPerSecond()));
-                    row.put("prefill_tokens_per_s", round(r.prefillTokensPerSecond()));
                     String note = "";
                     if (b == 1) {
-                        double bw = MemoryBandwidth.measureReadBytesPerSecond(bytesPerStep, threads, Duration.ofSeconds(2));
+                        // Alternate the bandwidth probe and decode windows, and compare the best of each: on a
+                        // shared machine both swing with other load, and a single pair can land in different regimes.
+                        double bestBw = 0;
+                        for (int w = 0; w < 3; w++) {
+                            bestBw = Math.max(bestBw, MemoryBandwidth.measureReadBytesPerSecond(bytesPerStep, threads,
+                                    Duration.ofSeconds(1)));
+                            EngineBench.BatchResult again = bench.run(1, promptTokens, tokens, 42 + w);
+                            if (again.decodeTokensPerSecond() > r.decodeTokensPerSecond()) {
+                                r = again;
+                            }
+                        }
                         double achieved = bytesPerStep * r.decodeStepsPerSecond();
                         String regime = llc > 0 && bytesPerStep <= llc ? "cache" : (llc > 0 ? "memory" : "unknown");
-                        row.put("bandwidth_efficiency", round3(achieved / bw));
+                        row.put("batch", b);
+                        row.put("decode_tokens_per_s", round(r.decodeTokensPerSecond()));
+                        row.put("prefill_tokens_per_s", round(r.prefillTokensPerSecond()));
+                        row.put("bandwidth_efficiency", round3(achieved / bestBw));
                         row.put("weight_bytes_per_step", bytesPerStep);
                         row.put("achieved_gb_per_s", round3(achieved / 1e9));
-                        row.put("measured_read_gb_per_s", round3(bw / 1e9));
+                        row.put("measured_read_gb_per_s", round3(bestBw / 1e9));
                         row.put("working_set_regime", regime);
-                        note = String.format("bandwidth efficiency %.2f (%.1f of %.1f GB/s read, %s-resident working set of %.0f MB)",
-                                achieved / bw, achieved / 1e9, bw / 1e9, regime, bytesPerStep / 1e6);
+                        note = String.format("bandwidth efficiency %.2f (%.1f of %.1f GB/s read, %s-resident working set of %.0f MB; best of 3 alternating windows)",
+                                achieved / bestBw, achieved / 1e9, bestBw / 1e9, regime, bytesPerStep / 1e6);
+                    } else {
+                        row.put("batch", b);
+                        row.put("decode_tokens_per_s", round(r.decodeTokensPerSecond()));
+                        row.put("prefill_tokens_per_s", round(r.prefillTokensPerSecond()));
                     }
                     if (json) {
                         out.println(mapper.writeValueAsString(row));
