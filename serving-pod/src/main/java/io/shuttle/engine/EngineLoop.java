@@ -9,8 +9,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * Drives an {@link Engine} on its own thread for a server: requests are submitted from any
  * thread and complete through futures. In lockstep mode (the attention side of a
- * disaggregated deployment) the loop also runs empty steps while idle, at most one per
- * {@code idleTick}, because the expert pods gather every round from every attention pod.
+ * disaggregated deployment) the loop also runs empty steps while idle, because the expert pods
+ * gather every round from every attention pod: at once while other pods are busy, with a
+ * growing pause (up to {@code idleTick}) while the whole deployment is idle.
  * A step that fails (an expert pod is gone) fails only the requests in it; the loop goes on,
  * pausing {@code retryPause} so a dead peer is not hammered.
  */
@@ -20,6 +21,7 @@ public final class EngineLoop implements AutoCloseable {
     private final Engine engine;
     private final boolean lockstep;
     private final Duration idleTick;
+    private final java.util.function.BooleanSupplier othersBusy;
     private final Duration retryPause;
     private final Thread thread;
     private final AtomicLong ids = new AtomicLong();
@@ -27,7 +29,18 @@ public final class EngineLoop implements AutoCloseable {
     private volatile Throwable fatal;
 
     public EngineLoop(Engine engine, boolean lockstep, Duration idleTick, Duration retryPause) {
+        this(engine, lockstep, idleTick, retryPause, () -> false);
+    }
+
+    /**
+     * @param othersBusy in lockstep mode, whether other attention pods had work in the last round:
+     *                   then an idle pod steps again at once; otherwise it backs off from 1 ms up to
+     *                   {@code idleTick} between empty steps, so an idle deployment costs almost nothing
+     */
+    public EngineLoop(Engine engine, boolean lockstep, Duration idleTick, Duration retryPause,
+                      java.util.function.BooleanSupplier othersBusy) {
         this.engine = engine;
+        this.othersBusy = othersBusy;
         this.lockstep = lockstep;
         this.idleTick = idleTick;
         this.retryPause = retryPause;
@@ -60,10 +73,17 @@ public final class EngineLoop implements AutoCloseable {
 
     private void run() {
         Scheduler scheduler = engine.scheduler();
+        long backoffMillis = 1;
         while (!stopped) {
             try {
-                if (!scheduler.hasWork()) {
-                    scheduler.awaitWork(idleTick.toMillis());
+                if (scheduler.hasWork()) {
+                    backoffMillis = 1;
+                } else if (!(lockstep && othersBusy.getAsBoolean())) {
+                    scheduler.awaitWork(lockstep ? backoffMillis : idleTick.toMillis());
+                    backoffMillis = Math.min(backoffMillis * 2, Math.max(1, idleTick.toMillis()));
+                }
+                if (!lockstep && !scheduler.hasWork()) {
+                    continue;
                 }
                 engine.step(lockstep);
             } catch (ExpertUnavailableException e) {

@@ -28,6 +28,15 @@ public interface ExpertClient extends AutoCloseable {
      */
     void awaitCombine(long step, int layer, int microBatch);
 
+    /**
+     * Whether, in the last round this client completed, other attention pods sent rows: the
+     * deployment is busy and an idle attention pod should keep stepping at once rather than back
+     * off (its empty messages gate everyone's rounds).
+     */
+    default boolean othersBusy() {
+        return false;
+    }
+
     @Override
     void close();
 }

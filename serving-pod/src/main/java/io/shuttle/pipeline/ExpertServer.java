@@ -242,7 +242,13 @@ public final class ExpertServer implements AutoCloseable {
         for (Message m : round.messages().values()) {
             int n = m.header().rowCount();
             InetSocketAddress to = attentionPods.get(m.sender());
-            replies.add(Outgoing.rows(to, hostOut.asSlice(offset, n * rowBytes), n, PayloadType.F32));
+            if (n == 0) {
+                // Nothing to return; topK (unused in a reply without rows) tells an idle attention pod
+                // whether the round had rows from others, so it keeps pace instead of backing off.
+                replies.add(new Outgoing(to, 0, rows > 0 ? 1 : 0, new int[0], new float[0], PayloadType.F32, 0, 0));
+            } else {
+                replies.add(Outgoing.rows(to, hostOut.asSlice(offset, n * rowBytes), n, PayloadType.F32));
+            }
             offset += n * rowBytes;
         }
         try {

@@ -50,6 +50,7 @@ public final class M2nExpertClient implements ExpertClient {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment staging;
     private final int maxRows;
+    private volatile boolean othersBusy;
 
     /** What one in-flight micro-batch needs until its combine arrives. */
     private final class Slot {
@@ -168,8 +169,11 @@ public final class M2nExpertClient implements ExpertClient {
         try (ReceivedRound combined = await(node.collectCombine(step, layer, microBatch, podNodeIds, timeout),
                 "the expert pods' results for " + round)) {
             backend.zero(s.out);
+            boolean busy = false;
             for (int p = 0; p < placement.pods(); p++) {
                 Message m = combined.from(podNodeId[p]);
+                // An empty reply's topK carries the expert pod's "the round had rows" flag (ExpertServer).
+                busy |= m.header().rowCount() > 0 || m.header().topK() > 0;
                 int c = s.count[p];
                 if (m.header().rowCount() != c) {
                     throw new ExpertUnavailableException("expert pod " + p + " returned " + m.header().rowCount()
@@ -180,7 +184,13 @@ public final class M2nExpertClient implements ExpertClient {
                     backend.scatterAddRows(src, s.index[p].rows(0, c), ones(c), s.out);
                 }
             }
+            othersBusy = busy;
         }
+    }
+
+    @Override
+    public boolean othersBusy() {
+        return othersBusy;
     }
 
     private Tensor onesTensor;

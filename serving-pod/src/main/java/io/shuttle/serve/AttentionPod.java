@@ -72,7 +72,7 @@ public final class AttentionPod implements AutoCloseable {
         stats = new io.shuttle.engine.PipelineStats(trace == null ? StepTrace.NONE : trace);
         engine = new Engine(checkpoint, backend, options, client, p.microBatches(), stats);
         checkpoint.prefault(io.shuttle.model.ProgressListener.none());
-        loop = new EngineLoop(engine, true, Duration.ofMillis(2), Duration.ofMillis(200)).start();
+        loop = new EngineLoop(engine, true, Duration.ofMillis(50), Duration.ofMillis(200), client::othersBusy).start();
         http = new PodHttp(s.bindHost(), s.httpPort())
                 .health(loop::isRunning, this::health)
                 .get("/stats", stats::snapshot)
