@@ -13,6 +13,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -126,9 +127,14 @@ public final class PeerMain {
                 if (!(e.getCause() instanceof M2nException m2n)) {
                     throw e;
                 }
-                say("LOST " + m2n.missingSenders().iterator().next() + " " + m2n.status() + " "
+                // PEER_DEAD names the sender that died; others may merely not have sent yet (they
+                // still get a reply below). Any other failure drops every missing sender.
+                Set<Integer> lost = m2n.status() == M2nStatus.PEER_DEAD && m2n.peer() != null
+                        && m2n.peer().startsWith("node ")
+                        ? Set.of(Integer.parseInt(m2n.peer().substring(5))) : m2n.missingSenders();
+                say("LOST " + lost.iterator().next() + " " + m2n.status() + " "
                         + System.currentTimeMillis() + " waited " + (System.currentTimeMillis() - t0));
-                senders.keySet().removeAll(m2n.missingSenders());
+                senders.keySet().removeAll(lost);
             }
             try (Arena arena = Arena.ofConfined()) {
                 // One combine per sender, so a reply that fails names the sender it was for.

@@ -64,7 +64,7 @@ public final class UcxTransport implements Transport {
      * Payloads up to this size travel in the header's message (copied behind the header in the
      * registered scratch buffer): a copy of a few KiB costs less than a second UCX message.
      */
-    static final long INLINE_PAYLOAD_MAX = Long.getLong("m2n.inlineMax", 64 * 1024);
+    static final long INLINE_PAYLOAD_MAX = 64 * 1024;
 
     /** One outbound link: endpoint, tag base, sends in flight. */
     private static final class OutLink {
