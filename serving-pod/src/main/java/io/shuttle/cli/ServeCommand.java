@@ -64,6 +64,12 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--trace", description = "Write a Chrome/Perfetto trace of the pipeline (attention pods).")
     Path trace;
 
+    // CPU pods: the compute thread needs the core the progress thread would poll on (measured:
+    // m = 2 pipeline 1.47× over m = 1 with 0, 1.08× with M2N's 2 ms default, pinned 2-core machine).
+    @Option(names = "--m2n-active-spin-us", defaultValue = "${env:SHUTTLE_M2N_ACTIVE_SPIN_US:-0}",
+            description = "M2N progress-thread polling while a reply is expected, in µs (default: ${DEFAULT-VALUE}; -1 = M2N's own default).")
+    long activeSpinMicros;
+
     @Option(names = "--parent-pid", description = "Exit when this process exits (used by shuttle local).")
     Long parentPid;
 
@@ -116,7 +122,7 @@ final class ServeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("give --plan FILE (or SHUTTLE_PLAN); see docs/PLAN.md");
         }
         int n = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
-        return new PodSettings(r, model, plan, ordinal(), secret(), httpPort, bindHost, transport(), n, trace);
+        return new PodSettings(r, model, plan, ordinal(), secret(), httpPort, bindHost, transport(), n, trace, activeSpinMicros);
     }
 
     private int ordinal() {

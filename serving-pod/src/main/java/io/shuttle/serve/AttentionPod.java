@@ -7,7 +7,6 @@ import io.shuttle.engine.StepTrace;
 import io.shuttle.kernels.Backend;
 import io.shuttle.kernels.cpu.CpuBackend;
 import io.shuttle.m2n.M2nNode;
-import io.shuttle.m2n.NodeConfig;
 import io.shuttle.model.Checkpoint;
 import io.shuttle.model.ModelConfig;
 import io.shuttle.pipeline.ExpertPlacement;
@@ -53,10 +52,8 @@ public final class AttentionPod implements AutoCloseable {
         tokenizer = Tokenizer.load(s.model());
         backend = new CpuBackend(s.threads());
         Duration roundTimeout = Duration.ofMillis(p.roundTimeoutMillis());
-        node = M2nNode.start(NodeConfig.of(PodSettings.deploymentId(plan.deployment()),
-                        PodSettings.attentionNodeId(s.ordinal()), s.secret())
-                .withBind(Addresses.bind(s.bindHost(), plan.attention().address(s.ordinal())))
-                .withTransport(s.transport()));
+        node = M2nNode.start(s.nodeConfig(PodSettings.deploymentId(plan.deployment()), PodSettings.attentionNodeId(s.ordinal()),
+                Addresses.bind(s.bindHost(), plan.attention().address(s.ordinal()))));
         ExpertPlacement placement = new ExpertPlacement(plan.experts().placement(), cfg.numExperts());
         List<InetSocketAddress> expertAddresses = new ArrayList<>();
         int[] expertIds = new int[plan.experts().replicas()];

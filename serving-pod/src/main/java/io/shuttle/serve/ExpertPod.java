@@ -5,7 +5,6 @@ import io.shuttle.engine.ExpertWeights;
 import io.shuttle.kernels.Backend;
 import io.shuttle.kernels.cpu.CpuBackend;
 import io.shuttle.m2n.M2nNode;
-import io.shuttle.m2n.NodeConfig;
 import io.shuttle.model.Checkpoint;
 import io.shuttle.model.ModelConfig;
 import io.shuttle.pipeline.ExpertServer;
@@ -51,10 +50,8 @@ public final class ExpertPod implements AutoCloseable {
         int attentionPods = plan.attention().replicas();
         int maxRows = p.maxBatchTokens() * attentionPods;
         stage = new ExpertStage(cfg, weights, backend, maxRows);
-        node = M2nNode.start(NodeConfig.of(PodSettings.deploymentId(plan.deployment()),
-                        PodSettings.expertNodeId(s.ordinal()), s.secret())
-                .withBind(Addresses.bind(s.bindHost(), plan.experts().pool().address(s.ordinal())))
-                .withTransport(s.transport()));
+        node = M2nNode.start(s.nodeConfig(PodSettings.deploymentId(plan.deployment()), PodSettings.expertNodeId(s.ordinal()),
+                Addresses.bind(s.bindHost(), plan.experts().pool().address(s.ordinal()))));
         Map<Integer, InetSocketAddress> senders = new HashMap<>();
         for (int a = 0; a < attentionPods; a++) {
             senders.put(PodSettings.attentionNodeId(a), Addresses.parse(plan.attention().address(a)));

@@ -17,9 +17,12 @@ import java.nio.file.Path;
  * @param transport M2N transport (auto: UCX where it loads, else TCP)
  * @param threads   compute threads
  * @param traceFile Chrome trace output of the pipeline (attention pods), or null
+ * @param m2nActiveSpinMicros how long M2N's progress thread polls while a reply is expected
+ *                  before it blocks; negative for M2N's default. Polling saves the wake-up
+ *                  latency but takes CPU from a compute thread sharing the core.
  */
 public record PodSettings(Role role, Path model, Path plan, int ordinal, byte[] secret, int httpPort, String bindHost,
-                          TransportKind transport, int threads, Path traceFile) {
+                          TransportKind transport, int threads, Path traceFile, long m2nActiveSpinMicros) {
 
     public enum Role { ATTENTION, EXPERT }
 
@@ -35,6 +38,13 @@ public record PodSettings(Role role, Path model, Path plan, int ordinal, byte[] 
             throw new IllegalArgumentException("threads must be ≥ 1, got " + threads);
         }
         secret = secret.clone();
+    }
+
+    /** The M2N node settings common to both roles. */
+    public io.shuttle.m2n.NodeConfig nodeConfig(long deploymentId, int nodeId, java.net.InetSocketAddress bind) {
+        io.shuttle.m2n.NodeConfig c = io.shuttle.m2n.NodeConfig.of(deploymentId, nodeId, secret).withBind(bind)
+                .withTransport(transport);
+        return m2nActiveSpinMicros < 0 ? c : c.withActiveSpin(java.time.Duration.ofNanos(m2nActiveSpinMicros * 1000));
     }
 
     /** M2N node id of an attention pod. */
