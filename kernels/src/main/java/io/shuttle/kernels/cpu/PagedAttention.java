@@ -1,30 +1,48 @@
 package io.shuttle.kernels.cpu;
 
+import io.shuttle.kernels.DType;
 import io.shuttle.kernels.PagedAttentionMeta;
 import io.shuttle.kernels.Tensor;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
+import java.util.Arrays;
 
+import static io.shuttle.kernels.cpu.Simd.F;
 import static io.shuttle.kernels.cpu.Simd.F32;
 import static io.shuttle.kernels.cpu.Simd.I32;
 import static io.shuttle.kernels.cpu.Simd.L;
+import static io.shuttle.kernels.cpu.Simd.LE;
 
 /**
  * Causal attention of each query row over its sequence's paged K/V cache, grouped-query heads.
  *
- * <p>One unit of work is (query row, query head). A unit walks its sequence one cache block at
- * a time (slots within a block are contiguous): scores of the block's positions go to scratch,
- * are exponentiated together as one vector op against the running maximum, and the V rows are
- * accumulated — the online ("flash") softmax, which rescales the accumulator only when a block
- * raises the maximum. Units are dealt round-robin to workers so that prefill rows (whose
- * lengths grow with the row) spread evenly. Scratch is per worker and grows only.
+ * <p>One unit of work is (query row, KV head): it serves every query head of that KV head's
+ * group in one walk over the sequence, so each K and V row is read from memory once per row
+ * instead of once per query head (the 2× of the {@code small} model's 8-over-4 heads was most
+ * of the old kernel's traffic). The walk goes one cache block at a time (slots within a block
+ * are contiguous): the scores of the block's positions for the group's heads go to scratch
+ * (query heads two at a time, so each K vector loaded feeds two FMAs; the block's K rows stay in
+ * L1 for the next pair), are exponentiated together against each head's running maximum, and
+ * the V rows are accumulated with the accumulator held in registers across the block — the
+ * online ("flash") softmax, so K and V are each read once and the accumulator is rescaled only
+ * when a block raises the maximum. All vector work uses {@link Simd#F} with scalar tails, and
+ * the only arrays touched in the inner loops are per-worker scratch (no allocation per call).
+ *
+ * <p>Units are dealt round-robin to workers so that prefill rows (whose lengths grow with the
+ * row) spread evenly. {@link #prepare} reports the K/V elements read as the work: a decode row
+ * of the {@code small} model (4 KV heads of 64) goes to the pool from 64 positions on, which
+ * measured no slower than the calling thread alone at context 128 and faster from 512 on.
  */
 final class PagedAttention implements WorkerPool.Job {
 
-    private final float[][] scores;
+    /** Per worker: the group's queries, accumulators, block scores, and per-head max/sum. */
+    private final float[][] queries;
     private final float[][] acc;
+    private final float[][] scores;
+    private final float[][] maxes;
+    private final float[][] sums;
 
     private MemorySegment q;
     private MemorySegment k;
@@ -37,16 +55,21 @@ final class PagedAttention implements WorkerPool.Job {
     private int blockSize;
     private int n;
     private int numHeads;
+    private int numKvHeads;
     private int group;
     private int headDim;
     private int kvRow;
     private float scale;
 
     PagedAttention(int workers) {
-        scores = new float[workers][0];
+        queries = new float[workers][0];
         acc = new float[workers][0];
+        scores = new float[workers][0];
+        maxes = new float[workers][0];
+        sums = new float[workers][0];
     }
 
+    /** Stores the operands; returns the K and V elements the call reads (its cost, for the dispatch decision). */
     long prepare(Tensor q, Tensor kCache, Tensor vCache, PagedAttentionMeta meta, int numHeads, int numKvHeads,
                  int headDim, Tensor out) {
         this.q = q.data();
@@ -60,106 +83,227 @@ final class PagedAttention implements WorkerPool.Job {
         this.blockSize = meta.blockSize();
         this.n = (int) q.dim(0);
         this.numHeads = numHeads;
+        this.numKvHeads = numKvHeads;
         this.group = numHeads / numKvHeads;
         this.headDim = headDim;
         this.kvRow = numKvHeads * headDim;
         this.scale = (float) (1.0 / Math.sqrt(headDim));
-        for (int w = 0; w < scores.length; w++) {
-            if (scores[w].length < blockSize) {
-                scores[w] = new float[blockSize];
+        int groupDim = group * headDim;
+        for (int w = 0; w < acc.length; w++) {
+            if (acc[w].length < groupDim) {
+                queries[w] = new float[groupDim];
+                acc[w] = new float[groupDim];
             }
-            if (acc[w].length < headDim) {
-                acc[w] = new float[headDim];
+            if (scores[w].length < group * blockSize) {
+                scores[w] = new float[group * blockSize];
+            }
+            if (maxes[w].length < group) {
+                maxes[w] = new float[group];
+                sums[w] = new float[group];
             }
         }
         long positions = 0;
         for (int i = 0; i < n; i++) {
             positions += tokenPos.getAtIndex(I32, i) + 1L;
         }
-        return positions * numHeads * headDim;
+        return 2 * positions * kvRow;
     }
 
     @Override
     public void run(int worker, int workers) {
-        float[] s = scores[worker];
-        float[] a = acc[worker];
-        for (int unit = worker; unit < n * numHeads; unit += workers) {
-            attend(unit / numHeads, unit % numHeads, s, a);
+        for (int unit = worker; unit < n * numKvHeads; unit += workers) {
+            attend(unit / numKvHeads, unit % numKvHeads, worker);
         }
     }
 
-    private void attend(int row, int head, float[] s, float[] a) {
+    private void attend(int row, int kvHead, int worker) {
+        float[] qs = queries[worker];
+        float[] a = acc[worker];
+        float[] s = scores[worker];
+        float[] max = maxes[worker];
+        float[] sum = sums[worker];
         int seq = tokenSeq.getAtIndex(I32, row);
         int pos = tokenPos.getAtIndex(I32, row);
-        long qOff = ((long) row * numHeads + head) * headDim;
-        long kvOff = (long) (head / group) * headDim;
-        int dBound = headDim - headDim % L;
-        java.util.Arrays.fill(a, 0, headDim, 0f);
-        float max = Float.NEGATIVE_INFINITY;
-        float sum = 0;
+        int groupDim = group * headDim;
+        long qOff = ((long) row * numHeads + (long) kvHead * group) * headDim;
+        long kvOff = (long) kvHead * headDim;
+        Simd.toFloats(DType.F32, q, qOff, groupDim, qs, 0);
+        Arrays.fill(a, 0, groupDim, 0f);
+        Arrays.fill(max, 0, group, Float.NEGATIVE_INFINITY);
+        Arrays.fill(sum, 0, group, 0f);
         for (int b = 0, last = pos / blockSize; b <= last; b++) {
-            long firstSlot = (long) tables.getAtIndex(I32, (long) seq * maxBlocks + b) * blockSize;
+            long firstRow = (long) tables.getAtIndex(I32, (long) seq * maxBlocks + b) * blockSize * kvRow + kvOff;
             int count = b < last ? blockSize : pos - b * blockSize + 1;
-            float blockMax = Float.NEGATIVE_INFINITY;
-            for (int p = 0; p < count; p++) {
-                s[p] = dot(qOff, (firstSlot + p) * kvRow + kvOff, dBound) * scale;
-                blockMax = Math.max(blockMax, s[p]);
+            int g = 0;
+            for (; g + 1 < group; g += 2) {
+                scoresPair(qs, g * headDim, firstRow, count, s, g * blockSize);
             }
-            if (blockMax > max) {
-                float correction = max == Float.NEGATIVE_INFINITY ? 0f : (float) Math.exp(max - blockMax);
-                sum *= correction;
-                for (int c = 0; c < headDim; c++) {
-                    a[c] *= correction;
-                }
-                max = blockMax;
+            if (g < group) {
+                scoresOne(qs, g * headDim, firstRow, count, s, g * blockSize);
             }
-            sum += exp(s, count, max);
-            for (int p = 0; p < count; p++) {
-                long vBase = (firstSlot + p) * kvRow + kvOff;
-                FloatVector w = FloatVector.broadcast(Simd.F, s[p]);
+            for (g = 0; g < group; g++) {
+                softmaxStep(s, g * blockSize, count, max, sum, g, a, g * headDim);
+            }
+            for (g = 0; g + 1 < group; g += 2) {
+                accumulatePair(s, g * blockSize, firstRow, count, a, g * headDim);
+            }
+            if (g < group) {
+                accumulateOne(s, g * blockSize, firstRow, count, a, g * headDim);
+            }
+        }
+        for (int g = 0; g < group; g++) {
+            float inv = 1f / sum[g];
+            int c = 0;
+            for (; c < headDim - L + 1; c += L) {
+                FloatVector.fromArray(F, a, g * headDim + c).mul(inv).intoMemorySegment(out, (qOff + g * headDim + c) * 4,
+                        LE);
+            }
+            for (; c < headDim; c++) {
+                out.setAtIndex(F32, qOff + g * headDim + c, a[g * headDim + c] * inv);
+            }
+        }
+    }
+
+    /** Scaled scores of {@code count} consecutive K rows for the two query heads at {@code qs[q0..]}, {@code qs[q0+headDim..]}. */
+    private void scoresPair(float[] qs, int q0, long firstRow, int count, float[] s, int s0) {
+        int q1 = q0 + headDim;
+        int s1 = s0 + blockSize;
+        int dBound = headDim - headDim % L;
+        for (int p = 0; p < count; p++) {
+            long kRow = firstRow + (long) p * kvRow;
+            FloatVector d0 = FloatVector.zero(F);
+            FloatVector d1 = FloatVector.zero(F);
+            int c = 0;
+            for (; c < dBound; c += L) {
+                FloatVector kv = FloatVector.fromMemorySegment(F, k, (kRow + c) * 4, LE);
+                d0 = FloatVector.fromArray(F, qs, q0 + c).fma(kv, d0);
+                d1 = FloatVector.fromArray(F, qs, q1 + c).fma(kv, d1);
+            }
+            float t0 = d0.reduceLanes(VectorOperators.ADD);
+            float t1 = d1.reduceLanes(VectorOperators.ADD);
+            for (; c < headDim; c++) {
+                float kc = k.getAtIndex(F32, kRow + c);
+                t0 += qs[q0 + c] * kc;
+                t1 += qs[q1 + c] * kc;
+            }
+            s[s0 + p] = t0 * scale;
+            s[s1 + p] = t1 * scale;
+        }
+    }
+
+    private void scoresOne(float[] qs, int q0, long firstRow, int count, float[] s, int s0) {
+        int dBound = headDim - headDim % L;
+        for (int p = 0; p < count; p++) {
+            long kRow = firstRow + (long) p * kvRow;
+            FloatVector d0 = FloatVector.zero(F);
+            int c = 0;
+            for (; c < dBound; c += L) {
+                d0 = FloatVector.fromArray(F, qs, q0 + c).fma(FloatVector.fromMemorySegment(F, k, (kRow + c) * 4, LE), d0);
+            }
+            float t0 = d0.reduceLanes(VectorOperators.ADD);
+            for (; c < headDim; c++) {
+                t0 += qs[q0 + c] * k.getAtIndex(F32, kRow + c);
+            }
+            s[s0 + p] = t0 * scale;
+        }
+    }
+
+    /**
+     * Online softmax for head {@code g} over one block: raises the running maximum if the block
+     * exceeds it (rescaling that head's accumulator and sum), then turns the block's scores into
+     * weights {@code exp(score − max)} and adds them to the running sum.
+     */
+    private void softmaxStep(float[] s, int s0, int count, float[] max, float[] sum, int g, float[] a, int a0) {
+        int bound = count - count % L;
+        int p = 0;
+        float blockMax = Float.NEGATIVE_INFINITY;
+        if (bound > 0) {
+            FloatVector m = FloatVector.fromArray(F, s, s0);
+            for (p = L; p < bound; p += L) {
+                m = m.max(FloatVector.fromArray(F, s, s0 + p));
+            }
+            blockMax = m.reduceLanes(VectorOperators.MAX);
+        }
+        for (; p < count; p++) {
+            blockMax = Math.max(blockMax, s[s0 + p]);
+        }
+        float m = max[g];
+        if (blockMax > m) {
+            if (m != Float.NEGATIVE_INFINITY) {
+                float correction = (float) Math.exp(m - blockMax);
+                sum[g] *= correction;
                 int c = 0;
-                for (; c < dBound; c += L) {
-                    Simd.loadF32(v, (vBase + c) * 4).fma(w, FloatVector.fromArray(Simd.F, a, c)).intoArray(a, c);
+                for (; c < headDim - L + 1; c += L) {
+                    FloatVector.fromArray(F, a, a0 + c).mul(correction).intoArray(a, a0 + c);
                 }
                 for (; c < headDim; c++) {
-                    a[c] += s[p] * v.getAtIndex(F32, vBase + c);
+                    a[a0 + c] *= correction;
                 }
             }
+            m = blockMax;
+            max[g] = m;
         }
-        float inv = 1f / sum;
-        for (int c = 0; c < headDim; c++) {
-            out.setAtIndex(F32, qOff + c, a[c] * inv);
-        }
-    }
-
-    private float dot(long qOff, long kOff, int dBound) {
-        FloatVector accv = FloatVector.zero(Simd.F);
-        int c = 0;
-        for (; c < dBound; c += L) {
-            accv = Simd.loadF32(q, (qOff + c) * 4).fma(Simd.loadF32(k, (kOff + c) * 4), accv);
-        }
-        float d = accv.reduceLanes(VectorOperators.ADD);
-        for (; c < headDim; c++) {
-            d += q.getAtIndex(F32, qOff + c) * k.getAtIndex(F32, kOff + c);
-        }
-        return d;
-    }
-
-    /** s[p] ← exp(s[p] − max) for p < count; returns their sum. */
-    private static float exp(float[] s, int count, float max) {
-        int bound = count - count % L;
-        FloatVector total = FloatVector.zero(Simd.F);
-        int p = 0;
-        for (; p < bound; p += L) {
-            FloatVector e = FloatVector.fromArray(Simd.F, s, p).sub(max).lanewise(VectorOperators.EXP);
-            e.intoArray(s, p);
+        FloatVector total = FloatVector.zero(F);
+        for (p = 0; p < bound; p += L) {
+            FloatVector e = FloatVector.fromArray(F, s, s0 + p).sub(m).lanewise(VectorOperators.EXP);
+            e.intoArray(s, s0 + p);
             total = total.add(e);
         }
-        float sum = total.reduceLanes(VectorOperators.ADD);
+        float t = total.reduceLanes(VectorOperators.ADD);
         for (; p < count; p++) {
-            s[p] = (float) Math.exp(s[p] - max);
-            sum += s[p];
+            float e = (float) Math.exp(s[s0 + p] - m);
+            s[s0 + p] = e;
+            t += e;
         }
-        return sum;
+        sum[g] += t;
+    }
+
+    /** {@code a[head] += Σ_p w[head][p] · V[p]} for two heads, one vector of columns at a time held in registers. */
+    private void accumulatePair(float[] s, int s0, long firstRow, int count, float[] a, int a0) {
+        int s1 = s0 + blockSize;
+        int a1 = a0 + headDim;
+        int c = 0;
+        for (; c < headDim - L + 1; c += L) {
+            FloatVector x0 = FloatVector.fromArray(F, a, a0 + c);
+            FloatVector x1 = FloatVector.fromArray(F, a, a1 + c);
+            long off = (firstRow + c) * 4;
+            for (int p = 0; p < count; p++, off += (long) kvRow * 4) {
+                FloatVector vv = FloatVector.fromMemorySegment(F, v, off, LE);
+                x0 = vv.fma(FloatVector.broadcast(F, s[s0 + p]), x0);
+                x1 = vv.fma(FloatVector.broadcast(F, s[s1 + p]), x1);
+            }
+            x0.intoArray(a, a0 + c);
+            x1.intoArray(a, a1 + c);
+        }
+        for (; c < headDim; c++) {
+            float x0 = a[a0 + c];
+            float x1 = a[a1 + c];
+            for (int p = 0; p < count; p++) {
+                float vc = v.getAtIndex(F32, firstRow + (long) p * kvRow + c);
+                x0 += s[s0 + p] * vc;
+                x1 += s[s1 + p] * vc;
+            }
+            a[a0 + c] = x0;
+            a[a1 + c] = x1;
+        }
+    }
+
+    private void accumulateOne(float[] s, int s0, long firstRow, int count, float[] a, int a0) {
+        int c = 0;
+        for (; c < headDim - L + 1; c += L) {
+            FloatVector x0 = FloatVector.fromArray(F, a, a0 + c);
+            long off = (firstRow + c) * 4;
+            for (int p = 0; p < count; p++, off += (long) kvRow * 4) {
+                x0 = FloatVector.fromMemorySegment(F, v, off, LE).fma(FloatVector.broadcast(F, s[s0 + p]), x0);
+            }
+            x0.intoArray(a, a0 + c);
+        }
+        for (; c < headDim; c++) {
+            float x0 = a[a0 + c];
+            for (int p = 0; p < count; p++) {
+                x0 += s[s0 + p] * v.getAtIndex(F32, firstRow + (long) p * kvRow + c);
+            }
+            a[a0 + c] = x0;
+        }
     }
 }

@@ -282,6 +282,8 @@ class CpuBackendParityTest {
         attentionCase(new Random(8), 8, 2, 40, 4);   // GQA, headDim with a scalar tail, small blocks
         attentionCase(new Random(9), 4, 4, 64, 16);  // MHA, one vector of scores per block
         attentionCase(new Random(10), 6, 1, 16, 5);  // multi-query, odd block size
+        attentionCase(new Random(11), 6, 2, 24, 3);  // odd group (a head pair and a single head), vector + tail
+        attentionCase(new Random(12), 8, 4, 64, 16); // the small model's decode shape
     }
 
     private void attentionCase(Random rnd, int numHeads, int numKvHeads, int headDim, int blockSize) {
