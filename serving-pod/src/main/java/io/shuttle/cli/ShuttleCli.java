@@ -11,7 +11,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = ShuttleCli.Version.class,
         description = "Serve Mixture-of-Experts models with attention/FFN disaggregation.",
-        subcommands = {CommandLine.HelpCommand.class, ModelCommand.class, GenerateCommand.class, LocalCommand.class, ServeCommand.class, BenchCommand.class})
+        subcommands = {CommandLine.HelpCommand.class, ModelCommand.class, GenerateCommand.class, LocalCommand.class, ServeCommand.class, BenchCommand.class, TraceCommand.class})
 public final class ShuttleCli {
 
     public static void main(String[] args) {

@@ -1,0 +1,9 @@
+package io.shuttle.cli;
+
+import picocli.CommandLine.Command;
+
+/** {@code shuttle trace ...}: tools for pipeline traces. */
+@Command(name = "trace", mixinStandardHelpOptions = true, description = "Pipeline trace tools.",
+        subcommands = {TracePlotCommand.class})
+final class TraceCommand {
+}
