@@ -53,8 +53,12 @@ public final class ExpertServer implements AutoCloseable {
     private final Tensor weights;
     private final Tensor out;
     private final Arena arena = Arena.ofShared();
-    private final io.shuttle.m2n.transport.RegisteredBuffer sendBuffer;
-    private final MemorySegment hostOut;
+    // Two send buffers used in turn: a round's combine is posted without waiting for it to leave;
+    // the buffer is only waited for when it comes round again, two rounds later.
+    private final io.shuttle.m2n.transport.RegisteredBuffer[] sendBuffers = new io.shuttle.m2n.transport.RegisteredBuffer[2];
+    private final java.util.concurrent.CompletableFuture<?>[] inFlight = new java.util.concurrent.CompletableFuture<?>[2];
+    private int turn;
+    private MemorySegment hostOut;
     private final MemorySegment staging;
     private volatile boolean stopped;
     private volatile RoundTrace trace = RoundTrace.NONE;
@@ -82,8 +86,10 @@ public final class ExpertServer implements AutoCloseable {
         this.weights = backend.allocate(DType.F32, maxRows, topK);
         this.out = backend.allocate(DType.F32, maxRows, hidden);
         // Combined rows leave from registered memory, so the transport reads them in place.
-        this.sendBuffer = node.allocate((long) maxRows * hidden * Float.BYTES);
-        this.hostOut = sendBuffer.segment();
+        for (int i = 0; i < 2; i++) {
+            sendBuffers[i] = node.allocate((long) maxRows * hidden * Float.BYTES);
+        }
+        this.hostOut = sendBuffers[0].segment();
         this.staging = arena.allocate((long) maxRows * Math.max(hidden, topK) * Float.BYTES, 64);
     }
 
@@ -228,6 +234,9 @@ public final class ExpertServer implements AutoCloseable {
             rows += h.rowCount();
         }
         stage.forward(key.layer(), x.rows(0, rows), ids.rows(0, rows), weights.rows(0, rows), out.rows(0, rows));
+        turn ^= 1;
+        awaitSent(turn); // the buffer of two rounds ago must have left before it is overwritten
+        hostOut = sendBuffers[turn].segment();
         if (rows > 0) {
             backend.copyToHost(out.rows(0, rows), hostOut);
         }
@@ -251,12 +260,27 @@ public final class ExpertServer implements AutoCloseable {
             }
             offset += n * rowBytes;
         }
+        // Posted, not awaited: the next round's collect starts at once (see awaitSent).
+        inFlight[turn] = node.combine(key.step(), key.layer(), key.microBatch(), replies)
+                .whenComplete((ok, error) -> {
+                    if (error != null) {
+                        LOG.log(Level.WARNING, "combine of round " + key + " failed: " + error);
+                    }
+                });
+    }
+
+    private void awaitSent(int buffer) {
+        java.util.concurrent.CompletableFuture<?> f = inFlight[buffer];
+        if (f == null) {
+            return;
+        }
+        inFlight[buffer] = null;
         try {
-            // Wait for local completion: hostOut is reused by the next round.
-            node.combine(key.step(), key.layer(), key.microBatch(), replies)
-                    .get(roundTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
-        } catch (ExecutionException | TimeoutException e) {
-            LOG.log(Level.WARNING, "combine of round " + key + " failed: " + e);
+            f.get(roundTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+        } catch (ExecutionException e) {
+            // Logged by the completion handler; the buffer is free either way.
+        } catch (TimeoutException e) {
+            LOG.log(Level.WARNING, "a combine did not leave within " + roundTimeout + "; reusing its buffer anyway");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             stopped = true;
@@ -274,7 +298,11 @@ public final class ExpertServer implements AutoCloseable {
         backend.release(ids);
         backend.release(weights);
         backend.release(out);
-        sendBuffer.close();
+        awaitSent(0);
+        awaitSent(1);
+        for (var b : sendBuffers) {
+            b.close();
+        }
         arena.close();
     }
 }
