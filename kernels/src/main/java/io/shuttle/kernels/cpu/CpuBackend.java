@@ -3,7 +3,7 @@ package io.shuttle.kernels.cpu;
 import io.shuttle.kernels.Backend;
 import io.shuttle.kernels.Checks;
 import io.shuttle.kernels.DType;
-import io.shuttle.kernels.HostMemory;
+import io.shuttle.kernels.HostBackend;
 import io.shuttle.kernels.PagedAttentionMeta;
 import io.shuttle.kernels.Tensor;
 
@@ -19,13 +19,12 @@ import java.lang.foreign.MemorySegment;
  * worker with the caller taking share 0. Compute calls are {@code synchronized}: kernel objects
  * and scratch are shared, so calls from several threads run one at a time.
  */
-public final class CpuBackend implements Backend {
+public final class CpuBackend extends HostBackend {
 
     /** Below this many elements (or multiply-adds) an op runs on the calling thread only. */
     private static final long PARALLEL_THRESHOLD = 1 << 15;
 
     private final WorkerPool pool;
-    private final HostMemory memory;
     private final String name;
     private final MatmulGemv gemv = new MatmulGemv();
     private final MatmulGemm gemm;
@@ -44,12 +43,8 @@ public final class CpuBackend implements Backend {
 
     /** @param threads total parallelism, the calling thread included */
     public CpuBackend(int threads) {
-        if (threads < 1) {
-            throw new IllegalArgumentException("CpuBackend: threads must be at least 1, got " + threads);
-        }
-        this.name = "cpu(vector " + Simd.F.vectorBitSize() + "-bit, " + threads + " thread" + (threads == 1 ? "" : "s")
-                + ")";
-        this.memory = new HostMemory(name);
+        super(describe(threads));
+        this.name = describe(threads);
         this.pool = new WorkerPool(threads, "shuttle-cpu-");
         this.gemm = new MatmulGemm(threads);
         this.attention = new PagedAttention(threads);
@@ -60,6 +55,13 @@ public final class CpuBackend implements Backend {
         return name;
     }
 
+    private static String describe(int threads) {
+        if (threads < 1) {
+            throw new IllegalArgumentException("CpuBackend: threads must be at least 1, got " + threads);
+        }
+        return "cpu(vector " + Simd.F.vectorBitSize() + "-bit, " + threads + " thread" + (threads == 1 ? "" : "s") + ")";
+    }
+
     /** Total parallelism, calling thread included. */
     public int threads() {
         return pool.size();
@@ -68,46 +70,6 @@ public final class CpuBackend implements Backend {
     /** The vector width the kernels use, in bits. */
     public static int vectorBits() {
         return Simd.F.vectorBitSize();
-    }
-
-    // ---- memory ---------------------------------------------------------------------------
-
-    @Override
-    public Tensor allocate(DType dtype, long... shape) {
-        return memory.allocate(dtype, shape);
-    }
-
-    @Override
-    public void release(Tensor tensor) {
-        memory.release(tensor);
-    }
-
-    @Override
-    public Tensor prepareWeight(Tensor hostWeight) {
-        return hostWeight;
-    }
-
-    @Override
-    public void copyToHost(Tensor src, MemorySegment dst) {
-        Checks.copyToHost(src, dst);
-        MemorySegment.copy(src.data(), 0, dst, 0, src.byteSize());
-    }
-
-    @Override
-    public void copyFromHost(MemorySegment src, Tensor dst) {
-        Checks.copyFromHost(src, dst);
-        MemorySegment.copy(src, 0, dst.data(), 0, dst.byteSize());
-    }
-
-    @Override
-    public void copy(Tensor src, Tensor dst) {
-        Checks.copy(src, dst);
-        MemorySegment.copy(src.data(), 0, dst.data(), 0, src.byteSize());
-    }
-
-    @Override
-    public void zero(Tensor t) {
-        t.data().fill((byte) 0);
     }
 
     // ---- dense math -----------------------------------------------------------------------
@@ -237,6 +199,6 @@ public final class CpuBackend implements Backend {
     @Override
     public void close() {
         pool.close();
-        memory.close();
+        releaseAll();
     }
 }

@@ -3,7 +3,7 @@ package io.shuttle.kernels.scalar;
 import io.shuttle.kernels.Backend;
 import io.shuttle.kernels.Checks;
 import io.shuttle.kernels.DType;
-import io.shuttle.kernels.HostMemory;
+import io.shuttle.kernels.HostBackend;
 import io.shuttle.kernels.PagedAttentionMeta;
 import io.shuttle.kernels.Tensor;
 
@@ -14,51 +14,15 @@ import java.lang.foreign.MemorySegment;
  * {@link Tensor#setFloat}, one thread, sums in double. Slow by design; other backends are tested
  * against it, and it is tested against hand-computed cases.
  */
-public final class ScalarBackend implements Backend {
+public final class ScalarBackend extends HostBackend {
 
-    private final HostMemory memory = new HostMemory("scalar");
+    public ScalarBackend() {
+        super("scalar");
+    }
 
     @Override
     public String name() {
         return "scalar";
-    }
-
-    @Override
-    public Tensor allocate(DType dtype, long... shape) {
-        return memory.allocate(dtype, shape);
-    }
-
-    @Override
-    public void release(Tensor tensor) {
-        memory.release(tensor);
-    }
-
-    @Override
-    public Tensor prepareWeight(Tensor hostWeight) {
-        return hostWeight;
-    }
-
-    @Override
-    public void copyToHost(Tensor src, MemorySegment dst) {
-        Checks.copyToHost(src, dst);
-        MemorySegment.copy(src.data(), 0, dst, 0, src.byteSize());
-    }
-
-    @Override
-    public void copyFromHost(MemorySegment src, Tensor dst) {
-        Checks.copyFromHost(src, dst);
-        MemorySegment.copy(src, 0, dst.data(), 0, dst.byteSize());
-    }
-
-    @Override
-    public void copy(Tensor src, Tensor dst) {
-        Checks.copy(src, dst);
-        MemorySegment.copy(src.data(), 0, dst.data(), 0, src.byteSize());
-    }
-
-    @Override
-    public void zero(Tensor t) {
-        t.data().fill((byte) 0);
     }
 
     @Override
@@ -269,6 +233,6 @@ public final class ScalarBackend implements Backend {
 
     @Override
     public void close() {
-        memory.close();
+        releaseAll();
     }
 }
