@@ -111,6 +111,7 @@ final class MatmulGemv implements WorkerPool.Job {
     }
 
     private void rowsBf16(MemorySegment w, MemorySegment out, int from, int to) {
+        MemorySegment x = this.x; // a local, so C2 hoists its checks out of the loop
         long rowBytes = 2L * k;
         int bound = k - k % L;
         int r = from;
@@ -141,6 +142,7 @@ final class MatmulGemv implements WorkerPool.Job {
     }
 
     private void rowsF32(MemorySegment w, MemorySegment out, int from, int to) {
+        MemorySegment x = this.x; // a local, so C2 hoists its checks out of the loop
         long rowBytes = 4L * k;
         int bound = k - k % L;
         int r = from;
