@@ -57,10 +57,13 @@ class MatmulPerfTest {
                 System.out.println(line);
             }
             System.out.printf("best read bandwidth over %d MB: %.2f GB/s%n", weightBytes >> 20, bestBw / 1e9);
+            org.junit.jupiter.api.Assertions.assertTrue(bestBw > 0, "the bandwidth probe measured nothing");
             for (int i = 0; i < types.length; i++) {
                 System.out.printf("GEMV n=1 %s %s (%d MB): best %.2f GB/s, efficiency %.2f of best bandwidth%n",
                         types[i], java.util.Arrays.toString(w[i].shape()), w[i].byteSize() >> 20, bestGemv[i] / 1e9,
                         bestGemv[i] / bestBw);
+                org.junit.jupiter.api.Assertions.assertTrue(Double.isFinite(bestGemv[i]) && bestGemv[i] > 0,
+                        "GEMV " + types[i] + " timing is not a positive rate");
                 cpu.release(w[i]);
                 cpu.release(out[i]);
             }
