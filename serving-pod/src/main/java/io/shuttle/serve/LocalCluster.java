@@ -124,10 +124,25 @@ public final class LocalCluster implements AutoCloseable {
                 new ServingPlan.Pipeline(s.microBatches(), 256, 64, 1024, 2048, 2048, 16, 10_000));
     }
 
+    private static final java.util.Random PORTS = new java.util.Random();
+
+    /**
+     * A free port below Linux's ephemeral range (32768+). The ports are written into the plan
+     * before the processes bind them; a port from the ephemeral range could meanwhile be taken by
+     * any outgoing connection (UCX opens several), so the plan avoids that range.
+     */
     private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int port = 20_000 + PORTS.nextInt(12_000);
+            try (ServerSocket s = new ServerSocket()) {
+                s.setReuseAddress(false);
+                s.bind(new java.net.InetSocketAddress("127.0.0.1", port));
+                return port;
+            } catch (IOException taken) {
+                // try another
+            }
         }
+        throw new IOException("no free port found in 20000-31999 on 127.0.0.1");
     }
 
     private Pod launch(String role, int ordinal, Path secretFile, Duration readyTimeout) throws IOException {
