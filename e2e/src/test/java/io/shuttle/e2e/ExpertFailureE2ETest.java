@@ -38,7 +38,7 @@ class ExpertFailureE2ETest {
         HttpClient http = HttpClient.newHttpClient();
         try (LocalCluster cluster = LocalCluster.start(spec, Duration.ofSeconds(90))) {
             // A long generation, so the kill lands mid-decode.
-            String longBody = Fixtures.request(List.of(prompt), 1500);
+            String longBody = Fixtures.request(List.of(prompt), 2000);
             CompletableFuture<HttpResponse<String>> inFlight = CompletableFuture.supplyAsync(() -> {
                 try {
                     return cluster.generate(0, longBody, Duration.ofMinutes(2));
@@ -46,7 +46,7 @@ class ExpertFailureE2ETest {
                     throw new IllegalStateException(e);
                 }
             });
-            Thread.sleep(1500);
+            Thread.sleep(1000);
             assertTrue(!inFlight.isDone(), "the long request should still be decoding: " + (inFlight.isDone() ? inFlight.get().body() : ""));
             long killedAt = System.nanoTime();
             cluster.expertPods().get(1).process().destroyForcibly();
