@@ -42,9 +42,10 @@ public final class CollectingListener implements RequestListener {
         result.completeExceptionally(error);
     }
 
+    /** Only the first logits (and, when recording, every step's): a vocabulary-sized copy per token otherwise. */
     @Override
     public boolean wantsLogits() {
-        return true;
+        return recordSteps || lastLogits == null;
     }
 
     @Override
