@@ -62,8 +62,16 @@ public final class EngineLoop implements AutoCloseable {
             throw new IllegalStateException("the engine is shutting down");
         }
         CollectingListener listener = new CollectingListener(prompt, recordSteps);
-        engine.scheduler().submit(new Request("req-" + ids.incrementAndGet(), prompt, params, listener));
-        return listener.result();
+        String id = "req-" + ids.incrementAndGet();
+        engine.scheduler().submit(new Request(id, prompt, params, listener));
+        CompletableFuture<GenerationResult> result = listener.result();
+        // A caller that gives up (cancel) frees the sequence's batch slot and KV blocks at the next step.
+        result.whenComplete((r, error) -> {
+            if (error instanceof java.util.concurrent.CancellationException) {
+                engine.scheduler().abort(id);
+            }
+        });
+        return result;
     }
 
     /** Whether the loop is alive (readiness). */

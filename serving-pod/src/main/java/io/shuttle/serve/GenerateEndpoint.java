@@ -50,13 +50,19 @@ final class GenerateEndpoint implements PodHttp.Handler {
         boolean full = req.path("full_logits").asBoolean(false);
         List<CompletableFuture<GenerationResult>> futures = new ArrayList<>();
         JsonNode prompts = req.get("prompts");
+        List<int[]> ids = new ArrayList<>();
         for (int i = 0; i < prompts.size(); i++) {
-            int[] ids = promptIds(prompts.get(i), i);
+            ids.add(promptIds(prompts.get(i), i)); // every prompt is checked before any runs
+        }
+        for (int i = 0; i < ids.size(); i++) {
             try {
-                futures.add(loop.submit(ids, base.withSeed(base.seed() + i), full));
+                futures.add(loop.submit(ids.get(i), base.withSeed(base.seed() + i), full));
             } catch (Scheduler.QueueFullException e) {
                 futures.forEach(f -> f.cancel(true));
                 return new PodHttp.Reply(429, PodHttp.error(e.getMessage()));
+            } catch (IllegalArgumentException e) {
+                futures.forEach(f -> f.cancel(true)); // the prompts already queued must not run for nobody
+                throw new IllegalArgumentException("prompts[" + i + "]: " + e.getMessage(), e);
             }
         }
         List<GenerationResult> results = new ArrayList<>();
@@ -65,8 +71,10 @@ final class GenerateEndpoint implements PodHttp.Handler {
             try {
                 results.add(futures.get(i).get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS));
             } catch (ExecutionException e) {
+                futures.forEach(f -> f.cancel(true));
                 return new PodHttp.Reply(503, PodHttp.error("prompt " + i + " failed: " + e.getCause().getMessage()));
             } catch (TimeoutException e) {
+                futures.forEach(f -> f.cancel(true));
                 return new PodHttp.Reply(504, PodHttp.error("prompt " + i + " did not finish within " + timeout));
             }
         }
