@@ -31,13 +31,19 @@ class NoOrphansE2ETest {
         started.forEach(ProcessHandle::destroyForcibly);
     }
 
+    private static int freePort() throws java.io.IOException {
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
     /** Starts the launcher and waits (bounded) until it serves; returns it with its pods. */
     private Process launch(Path model) throws Exception {
         List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
-                "-cp", System.getProperty("java.class.path"), "io.shuttle.cli.ShuttleCli", "local",
+                "-jar", System.getProperty("shuttle.pod.jar"), "local", // what bin/shuttle runs
                 "--model", model.toString(), "--attention", "1", "--experts", "2", "--transport", "tcp",
-                "--max-tokens", "4");
+                "--max-tokens", "4", "--port", Integer.toString(freePort()));
         Process launcher = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         started.add(launcher.toHandle());
         BufferedReader out = new BufferedReader(new InputStreamReader(launcher.getInputStream(), StandardCharsets.UTF_8));

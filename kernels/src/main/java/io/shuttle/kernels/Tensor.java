@@ -23,8 +23,14 @@ public final class Tensor {
     private final DType dtype;
     private final long[] shape;
     private final long numel;
+    private final boolean device;
 
     private Tensor(MemorySegment data, DType dtype, long[] shape) {
+        this(data, dtype, shape, false);
+    }
+
+    private Tensor(MemorySegment data, DType dtype, long[] shape, boolean device) {
+        this.device = device;
         this.dtype = dtype;
         this.shape = shape.clone();
         long n = 1;
@@ -46,6 +52,15 @@ public final class Tensor {
     /** Wraps an existing segment (it must hold at least numel × dtype bytes). */
     public static Tensor of(MemorySegment data, DType dtype, long... shape) {
         return new Tensor(data, dtype, shape);
+    }
+
+    /**
+     * Wraps device memory: {@code addressRange}'s address is a device pointer and its size the
+     * bytes behind it. The host never dereferences it; the element accessors below refuse such a
+     * tensor instead of crashing the JVM, and {@link Backend#copyToHost} brings it over.
+     */
+    public static Tensor ofDevice(MemorySegment addressRange, DType dtype, long... shape) {
+        return new Tensor(addressRange, dtype, shape, true);
     }
 
     /** Allocates a zeroed tensor in the given arena (host memory). */
@@ -77,6 +92,11 @@ public final class Tensor {
 
     public DType dtype() {
         return dtype;
+    }
+
+    /** True when {@link #data()} is a device address range (see {@link #ofDevice}). */
+    public boolean isDevice() {
+        return device;
     }
 
     public long[] shape() {
@@ -113,7 +133,7 @@ public final class Tensor {
         long[] s = shape.clone();
         s[0] = to - from;
         long rowBytes = rowSize() * dtype.byteSize();
-        return new Tensor(data.asSlice(from * rowBytes, (to - from) * rowBytes), dtype, s);
+        return new Tensor(data.asSlice(from * rowBytes, (to - from) * rowBytes), dtype, s, device);
     }
 
     /** The same memory seen with another shape of equal element count. */
@@ -125,11 +145,12 @@ public final class Tensor {
         if (n != numel) {
             throw new IllegalArgumentException("cannot reshape " + this + " to " + Arrays.toString(newShape));
         }
-        return new Tensor(data, dtype, newShape);
+        return new Tensor(data, dtype, newShape, device);
     }
 
     /** Reads element {@code i} (flat index) as a float, converting from the stored dtype. Slow path. */
     public float getFloat(long i) {
+        requireHost();
         return switch (dtype) {
             case F32 -> data.getAtIndex(F32, i);
             case BF16 -> Float.intBitsToFloat((data.getAtIndex(I16, i) & 0xFFFF) << 16);
@@ -140,6 +161,7 @@ public final class Tensor {
 
     /** Writes element {@code i} (flat index), converting to the stored dtype (BF16 rounds to nearest even). */
     public void setFloat(long i, float v) {
+        requireHost();
         switch (dtype) {
             case F32 -> data.setAtIndex(F32, i, v);
             case BF16 -> data.setAtIndex(I16, i, Bf16.fromFloat(v));
@@ -149,11 +171,13 @@ public final class Tensor {
     }
 
     public int getInt(long i) {
+        requireHost();
         requireDType(DType.I32);
         return data.getAtIndex(I32, i);
     }
 
     public void setInt(long i, int v) {
+        requireHost();
         requireDType(DType.I32);
         data.setAtIndex(I32, i, v);
     }
@@ -168,8 +192,16 @@ public final class Tensor {
     }
 
     public int[] toIntArray() {
+        requireHost();
         requireDType(DType.I32);
         return data.toArray(ValueLayout.JAVA_INT);
+    }
+
+    private void requireHost() {
+        if (device) {
+            throw new IllegalStateException(this + " lives in device memory and cannot be read or written from the"
+                    + " host; copy it with Backend.copyToHost / copyFromHost");
+        }
     }
 
     public void requireDType(DType expected) {
@@ -180,6 +212,6 @@ public final class Tensor {
 
     @Override
     public String toString() {
-        return "Tensor" + Arrays.toString(shape) + " " + dtype;
+        return "Tensor" + Arrays.toString(shape) + " " + dtype + (device ? " (device)" : "");
     }
 }

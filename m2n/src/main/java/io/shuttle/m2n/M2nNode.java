@@ -40,6 +40,10 @@ import java.util.concurrent.atomic.AtomicInteger;
  * (see {@code bench.BenchPeer}).
  */
 public final class M2nNode implements AutoCloseable {
+    private final java.util.concurrent.atomic.LongAdder bytesSent = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder bytesReceived = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder messagesSent = new java.util.concurrent.atomic.LongAdder();
+    private final java.util.concurrent.atomic.LongAdder messagesReceived = new java.util.concurrent.atomic.LongAdder();
     private static final System.Logger LOG = System.getLogger(M2nNode.class.getName());
     private static final long MAX_SLEEP_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long DEADLINE_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
@@ -123,6 +127,24 @@ public final class M2nNode implements AutoCloseable {
     }
 
     /** The transport in use, e.g. "tcp" or "ucx (wait: event fd)". */
+    /** Payload bytes posted for sending since start (headers not counted). */
+    public long bytesSent() {
+        return bytesSent.sum();
+    }
+
+    /** Payload bytes received from authenticated peers since start. */
+    public long bytesReceived() {
+        return bytesReceived.sum();
+    }
+
+    public long messagesSent() {
+        return messagesSent.sum();
+    }
+
+    public long messagesReceived() {
+        return messagesReceived.sum();
+    }
+
     public String transportName() {
         return transport.name();
     }
@@ -169,6 +191,10 @@ public final class M2nNode implements AutoCloseable {
             return CompletableFuture.failedFuture(new M2nException(M2nStatus.NO_RESOURCE, null, round,
                     "more than " + config.maxInflightSends() + " messages in flight"));
         }
+        for (int i = 0; i < messages.size(); i++) {
+            bytesSent.add(messages.get(i).length());
+        }
+        messagesSent.add(messages.size());
         List<Outgoing> copy = List.copyOf(messages);
         if (!submit(() -> core.send(r, copy, headers))) {
             inflightSends.addAndGet(-messages.size());
@@ -463,6 +489,8 @@ public final class M2nNode implements AutoCloseable {
                 payload.close();
                 return;
             }
+            bytesReceived.add(header.payloadLength());
+            messagesReceived.increment();
             collector.offer(new Message(header, payload, System.nanoTime()));
         }
     }

@@ -2,7 +2,6 @@ package io.shuttle.cli;
 
 import io.shuttle.engine.EngineOptions;
 import io.shuttle.kernels.Backend;
-import io.shuttle.kernels.cpu.CpuBackend;
 import io.shuttle.model.Checkpoint;
 import io.shuttle.model.ConsoleProgress;
 import io.shuttle.model.ModelConfig;
@@ -51,12 +50,16 @@ final class EngineCliOptions {
         return model;
     }
 
+    @Option(names = "--device", defaultValue = "${env:SHUTTLE_DEVICE:-cpu}",
+            description = "Compute device: cpu, cuda or cuda:N (env SHUTTLE_DEVICE; default: ${DEFAULT-VALUE}).")
+    String device;
+
     Backend backend() {
         int n = threads == null ? Runtime.getRuntime().availableProcessors() : threads;
         if (n < 1) {
             throw new IllegalArgumentException("--threads must be ≥ 1, got " + n);
         }
-        return new CpuBackend(n);
+        return io.shuttle.kernels.Backends.create(device, n);
     }
 
     EngineOptions engineOptions(ModelConfig config, int maxBatchTokens, int maxSeqs) {

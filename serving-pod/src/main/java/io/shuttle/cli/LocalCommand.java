@@ -82,6 +82,18 @@ final class LocalCommand implements Callable<Integer> {
     @Option(names = "--ignore-eos", description = "Keep generating after the end-of-sequence token.")
     boolean ignoreEos;
 
+    @Option(names = "--port", defaultValue = "8000",
+            description = "Serving mode: HTTP port of the OpenAI API (attention process N listens on PORT + N; default: ${DEFAULT-VALUE}).")
+    int port;
+
+    @Option(names = "--max-running", defaultValue = "64",
+            description = "Requests each attention process runs at once; more wait (default: ${DEFAULT-VALUE}).")
+    int maxRunning;
+
+    @Option(names = "--max-waiting", defaultValue = "1024",
+            description = "Requests each attention process queues; beyond that the API answers 429 (default: ${DEFAULT-VALUE}).")
+    int maxWaiting;
+
     @Option(names = "--json", description = "One-shot mode: print the JSON document.")
     boolean json;
 
@@ -98,8 +110,9 @@ final class LocalCommand implements Callable<Integer> {
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
             numExperts = ckpt.config().numExperts();
         }
+        boolean serving = promptsFile == null;
         LocalCluster.Spec clusterSpec = new LocalCluster.Spec(dir, attention, experts, microBatches, transport, threads,
-                replicate, trace, numExperts);
+                replicate, trace, numExperts, false, serving ? port : 0, maxRunning, maxWaiting);
         if (promptsFile == null && !json && dump == null) {
             out.printf("starting %d attention + %d expert processes, %d micro-batches, model %s ...%n",
                     attention, experts, microBatches, dir);
@@ -187,18 +200,17 @@ final class LocalCommand implements Callable<Integer> {
         for (LocalCluster.Pod p : cluster.expertPods()) {
             out.printf("  expert    %d  %s  (log %s)%n", p.ordinal(), p.url(), p.log());
         }
-        ObjectNode body = JSON.createObjectNode();
-        body.putArray("prompts").add(prompt);
-        body.put("max_tokens", maxTokens).put("temperature", temperature);
-        HttpResponse<String> r = cluster.generate(0, body.toString(), Duration.ofMinutes(2));
-        if (r.statusCode() != 200) {
-            throw new IllegalStateException("the demo prompt failed: " + r.statusCode() + " " + r.body());
-        }
-        JsonNode result = JSON.readTree(r.body()).get("results").get(0);
+        String base = cluster.attentionPods().get(0).url();
+        String model = modelName(base);
         out.println("prompt: " + prompt);
-        out.println("output: " + result.get("text").asText() + "   (random weights: gibberish by design)");
-        out.printf("serving. Try: curl -s %s/v1/shuttle/generate -d '{\"prompts\":[\"Hello\"],\"max_tokens\":8}'%n",
-                cluster.attentionPods().get(0).url());
+        out.print("answer: ");
+        out.flush();
+        streamDemo(base, model, out);
+        out.println("   (random weights: gibberish by design)");
+        out.printf("ready: OpenAI-compatible API at %s/v1 (model \"%s\"), metrics at %s/metrics. Try:%n", base, model, base);
+        out.printf("  curl -N %s/v1/chat/completions -H 'Content-Type: application/json' \\%n"
+                + "    -d '{\"model\": \"%s\", \"messages\": [{\"role\": \"user\", \"content\": \"Hello\"}], \"stream\": true, \"max_tokens\": 16}'%n",
+                base, model);
         out.println("Press Ctrl-C to stop all processes.");
         out.flush();
         CountDownLatch never = new CountDownLatch(1);
@@ -213,6 +225,46 @@ final class LocalCommand implements Callable<Integer> {
         }
         return 0;
     }
+
+    private static String modelName(String base) throws IOException, InterruptedException {
+        HttpResponse<String> r = HTTP.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/v1/models"))
+                .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        if (r.statusCode() != 200) {
+            throw new IllegalStateException("GET /v1/models answered " + r.statusCode() + ": " + r.body());
+        }
+        return JSON.readTree(r.body()).path("data").path(0).path("id").asText();
+    }
+
+    /** Streams the demo prompt's answer to the terminal through the chat API, piece by piece. */
+    private void streamDemo(String base, String model, PrintWriter out) throws IOException, InterruptedException {
+        ObjectNode body = JSON.createObjectNode();
+        body.put("model", model).put("stream", true).put("max_tokens", maxTokens).put("temperature", temperature);
+        body.putArray("messages").addObject().put("role", "user").put("content", prompt);
+        java.net.http.HttpRequest req = java.net.http.HttpRequest.newBuilder(java.net.URI.create(base + "/v1/chat/completions"))
+                .timeout(Duration.ofMinutes(2)).header("Content-Type", "application/json")
+                .POST(java.net.http.HttpRequest.BodyPublishers.ofString(body.toString())).build();
+        HttpResponse<java.util.stream.Stream<String>> r = HTTP.send(req, HttpResponse.BodyHandlers.ofLines());
+        if (r.statusCode() != 200) {
+            throw new IllegalStateException("the demo request failed with " + r.statusCode() + ": "
+                    + String.join("\n", r.body().toList()));
+        }
+        try (var lines = r.body()) {
+            for (String line : (Iterable<String>) lines::iterator) {
+                if (!line.startsWith("data: ") || line.equals("data: [DONE]")) {
+                    continue;
+                }
+                JsonNode chunk = JSON.readTree(line.substring(6));
+                if (chunk.has("error")) {
+                    throw new IllegalStateException("the demo request failed: " + chunk.get("error"));
+                }
+                out.print(chunk.path("choices").path(0).path("delta").path("content").asText(""));
+                out.flush();
+            }
+        }
+    }
+
+    private static final java.net.http.HttpClient HTTP = java.net.http.HttpClient.newBuilder()
+            .connectTimeout(Duration.ofSeconds(5)).build();
 
     /** The tiny preset under the Shuttle cache folder, generated on first use. */
     static Path cachedTinyModel(PrintWriter out) throws IOException {

@@ -1,8 +1,6 @@
 package io.shuttle.cli;
 
 import io.shuttle.m2n.TransportKind;
-import io.shuttle.serve.AttentionPod;
-import io.shuttle.serve.ExpertPod;
 import io.shuttle.serve.PodSettings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -10,12 +8,10 @@ import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.IOException;
-import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Callable;
 
 /**
@@ -27,7 +23,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Run one serving pod: --role attention or expert. Flags fall back to SHUTTLE_* environment variables.")
-final class ServeCommand implements Callable<Integer> {
+public final class ServeCommand implements Callable<Integer> {
 
     @Spec
     CommandSpec spec;
@@ -73,40 +69,73 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--parent-pid", description = "Exit when this process exits (used by shuttle local).")
     Long parentPid;
 
+    @Option(names = "--api-key-file", defaultValue = "${env:SHUTTLE_API_KEY_FILE}",
+            description = "File holding the API key clients must send as 'Authorization: Bearer KEY' (env SHUTTLE_API_KEY_FILE, "
+                    + "or the key itself in SHUTTLE_API_KEY); none: no key needed.")
+    Path apiKeyFile;
+
+    @Option(names = "--device", defaultValue = "${env:SHUTTLE_DEVICE:-cpu}",
+            description = "Compute device: cpu, cuda or cuda:N (env SHUTTLE_DEVICE; default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--served-model-name", defaultValue = "${env:SHUTTLE_SERVED_MODEL_NAME}",
+            description = "Model name of the OpenAI API (env SHUTTLE_SERVED_MODEL_NAME; default: the model folder's name).")
+    String servedModelName;
+
+    /**
+     * Checks every setting, then starts Quarkus (the HTTP side) with the pod inside it
+     * ({@link io.shuttle.api.PodApplication}); returns when the pod stops.
+     */
     @Override
     public Integer call() throws Exception {
-        PodSettings settings = settings();
-        PrintWriter out = spec.commandLine().getOut();
-        CountDownLatch stop = new CountDownLatch(1);
-        AutoCloseable pod;
-        int port;
-        if (settings.role() == PodSettings.Role.ATTENTION) {
-            AttentionPod a = new AttentionPod(settings);
-            pod = a;
-            port = a.httpPort();
-        } else {
-            ExpertPod e = new ExpertPod(settings);
-            pod = e;
-            port = e.httpPort();
-        }
-        Thread hook = new Thread(() -> {
-            stop.countDown();
-            closeQuietly(pod);
-        }, "shutdown");
-        Runtime.getRuntime().addShutdownHook(hook);
-        if (parentPid != null) {
-            ProcessHandle.of(parentPid).ifPresentOrElse(
-                    p -> p.onExit().thenRun(() -> System.exit(0)),
-                    () -> System.exit(0));
-        }
-        out.printf(Locale.ROOT, "shuttle-ready role=%s ordinal=%d http=%d pid=%d%n",
-                settings.role().name().toLowerCase(Locale.ROOT), settings.ordinal(), port, ProcessHandle.current().pid());
-        out.flush();
-        stop.await();
-        return 0;
+        settings(); // every mistake is reported here, before Quarkus starts
+        apiKey();
+        System.setProperty("quarkus.http.port", Integer.toString(httpPort));
+        System.setProperty("quarkus.http.host", bindHost);
+        String[] args = spec.commandLine().getParseResult().originalArgs().toArray(String[]::new);
+        int[] exit = {0};
+        io.quarkus.runtime.Quarkus.run(io.shuttle.api.PodApplication.class, (code, error) -> {
+            exit[0] = code;
+            if (error != null) {
+                System.err.println("error: " + error.getMessage());
+            }
+        }, args);
+        return exit[0];
     }
 
-    private PodSettings settings() throws IOException {
+    /** Parses {@code serve}'s arguments (without the word "serve") into settings; used inside Quarkus. */
+    public static ServeCommand parse(String... args) {
+        ServeCommand c = new ServeCommand();
+        java.util.List<String> list = new java.util.ArrayList<>(java.util.List.of(args));
+        if (!list.isEmpty() && list.get(0).equals("serve")) {
+            list.remove(0);
+        }
+        new picocli.CommandLine(c).parseArgs(list.toArray(String[]::new));
+        return c;
+    }
+
+    /** Exit when the parent process does (shuttle local), or null when not asked to. */
+    public Long parentPid() {
+        return parentPid;
+    }
+
+    /** The API key, from --api-key-file or SHUTTLE_API_KEY; null when none is configured. */
+    public String apiKey() throws IOException {
+        if (apiKeyFile != null) {
+            if (!Files.isReadable(apiKeyFile)) {
+                throw new IllegalArgumentException("--api-key-file " + apiKeyFile + " cannot be read");
+            }
+            String key = Files.readString(apiKeyFile).strip();
+            if (key.isEmpty()) {
+                throw new IllegalArgumentException("--api-key-file " + apiKeyFile + " is empty");
+            }
+            return key;
+        }
+        String env = System.getenv("SHUTTLE_API_KEY");
+        return env == null || env.isBlank() ? null : env.strip();
+    }
+
+    public PodSettings settings() throws IOException {
         if (role == null) {
             throw new IllegalArgumentException("give --role attention|expert (or SHUTTLE_ROLE)");
         }
@@ -122,7 +151,8 @@ final class ServeCommand implements Callable<Integer> {
             throw new IllegalArgumentException("give --plan FILE (or SHUTTLE_PLAN); see docs/PLAN.md");
         }
         int n = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
-        return new PodSettings(r, model, plan, ordinal(), secret(), httpPort, bindHost, transport(), n, trace, activeSpinMicros);
+        return new PodSettings(r, model, plan, ordinal(), secret(), httpPort, bindHost, transport(), n, trace, activeSpinMicros,
+                servedModelName, device);
     }
 
     private int ordinal() {
@@ -165,11 +195,4 @@ final class ServeCommand implements Callable<Integer> {
         };
     }
 
-    private static void closeQuietly(AutoCloseable c) {
-        try {
-            c.close();
-        } catch (Exception e) {
-            System.err.println("error while stopping: " + e);
-        }
-    }
 }

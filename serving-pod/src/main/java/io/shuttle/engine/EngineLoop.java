@@ -74,6 +74,24 @@ public final class EngineLoop implements AutoCloseable {
         return result;
     }
 
+    /**
+     * Queues a prompt whose output goes to {@code listener} as it is generated (streaming).
+     * Returns the request id for {@link #abort}; bad input and a full queue throw at once.
+     */
+    public String submit(int[] prompt, SamplingParams params, RequestListener listener) {
+        if (stopped) {
+            throw new IllegalStateException("the engine is shutting down");
+        }
+        String id = "req-" + ids.incrementAndGet();
+        engine.scheduler().submit(new Request(id, prompt, params, listener));
+        return id;
+    }
+
+    /** Ends a request at the next step boundary (a client went away, a stop string matched); its KV blocks are freed. */
+    public void abort(String requestId) {
+        engine.scheduler().abort(requestId);
+    }
+
     /** Whether the loop is alive (readiness). */
     public boolean isRunning() {
         return thread.isAlive() && !stopped && fatal == null;

@@ -56,7 +56,8 @@ public final class Scheduler {
      */
     public void submit(Request request) {
         validate(request);
-        if (!incoming.offer(request)) {
+        // incoming is drained into waiting every step, so the bound is on both together.
+        if (waitingSize + incoming.size() >= config.maxWaiting() || !incoming.offer(request)) {
             throw new QueueFullException("the request queue is full (" + config.maxWaiting()
                     + " waiting); retry later");
         }
@@ -80,6 +81,7 @@ public final class Scheduler {
         Request r = incoming.poll(timeoutMillis, TimeUnit.MILLISECONDS);
         if (r != null) {
             waiting.add(new Sequence(r, admissions++));
+            waitingSize = waiting.size();
         }
         return hasWork();
     }
@@ -88,8 +90,9 @@ public final class Scheduler {
         return running.size();
     }
 
+    /** Requests waiting for admission (safe to call from any thread). */
     public int waitingCount() {
-        return waiting.size() + incoming.size();
+        return waitingSize + incoming.size();
     }
 
     /** Decides the next step. The plan may be empty when nothing can run (then call again later). */
@@ -126,6 +129,7 @@ public final class Scheduler {
             builder.add(s.tokens(), s.computed(), take, s.blocks, wantsLogits);
             chunks.add(new StepPlan.Chunk(s, take, wantsLogits ? logitRows++ : -1));
         }
+        waitingSize = waiting.size();
         StepBatch batch = builder.build();
         return new StepPlan(steps, batch, List.copyOf(chunks), split(batch.numTokens(), config.microBatches()));
     }
@@ -174,6 +178,7 @@ public final class Scheduler {
         all.addAll(waiting);
         running.clear();
         waiting.clear();
+        waitingSize = 0;
         for (Sequence s : all) {
             allocator.release(s.blocks);
             s.request().listener().onError(error);
@@ -252,6 +257,28 @@ public final class Scheduler {
                 s.request().listener().onError(new IllegalStateException("request " + s.id() + " was aborted"));
             }
         }
+        // Ids of requests that had already ended (a client cancelling as its answer finished):
+        // dropped after being seen unmatched twice, so the set stays bounded. Twice, because an
+        // abort may race ahead of its own request's submission by a step.
+        for (Iterator<String> it = aborted.iterator(); it.hasNext(); ) {
+            String id = it.next();
+            if (!staleAborts.add(id)) {
+                it.remove();
+                staleAborts.remove(id);
+            }
+        }
+        staleAborts.retainAll(aborted);
+    }
+
+    /** Abort requests not matched by the last {@link #applyAborts}. Engine thread only. */
+    private final java.util.Set<String> staleAborts = new java.util.HashSet<>();
+
+    /** waiting.size() as last published by the engine thread, for other threads. */
+    private volatile int waitingSize;
+
+    /** Outstanding abort ids (tests: the set must not grow with finished requests). */
+    int pendingAborts() {
+        return aborted.size();
     }
 
     private void validate(Request r) {

@@ -121,6 +121,13 @@ public final class ExpertServer implements AutoCloseable {
         this.trace = t;
     }
 
+    /** When a round was last served with every attention pod present (System.nanoTime), 0 if never: readiness. */
+    public long lastRoundNanos() {
+        return lastRoundNanos;
+    }
+
+    private volatile long lastRoundNanos;
+
     public long roundsServed() {
         return roundsServed;
     }
@@ -185,6 +192,9 @@ public final class ExpertServer implements AutoCloseable {
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             String missing = cause instanceof M2nException m ? " missing attention pods " + m.missingSenders() : "";
+            if (cause instanceof M2nException m && !m.missingSenders().isEmpty()) {
+                trace.missingSenders(key.step(), key.layer(), key.microBatch(), m.missingSenders());
+            }
             LOG.log(Level.WARNING, "round " + key + " failed:" + missing + ": " + cause.getMessage());
             return false;
         } catch (TimeoutException e) {
@@ -208,6 +218,7 @@ public final class ExpertServer implements AutoCloseable {
             rowsServed.add(rows);
         }
         roundsServed++;
+        lastRoundNanos = System.nanoTime();
         return true;
     }
 
@@ -227,6 +238,7 @@ public final class ExpertServer implements AutoCloseable {
             if (h.rowCount() > 0) {
                 backend.copyFromHost(m.payload(), x.rows(rows, rows + h.rowCount()));
                 MemorySegment.copy(h.expertIds(), 0, staging, ValueLayout.JAVA_INT, 0, h.expertIds().length);
+                trace.expertIds(h.expertIds());
                 backend.copyFromHost(staging, ids.rows(rows, rows + h.rowCount()));
                 MemorySegment.copy(h.weights(), 0, staging, ValueLayout.JAVA_FLOAT, 0, h.weights().length);
                 backend.copyFromHost(staging, weights.rows(rows, rows + h.rowCount()));

@@ -185,8 +185,20 @@ public final class M2nExpertClient implements ExpertClient {
                 }
             }
             othersBusy = busy;
+            lastRoundNanos = System.nanoTime();
         }
     }
+
+    /**
+     * When a round last came back complete from every expert pod (System.nanoTime), or 0 if none
+     * has or the latest one failed: readiness. An attention pod runs empty rounds while idle, so a recent time means the
+     * plan's expert pods are reachable.
+     */
+    public long lastRoundNanos() {
+        return lastRoundNanos;
+    }
+
+    private volatile long lastRoundNanos;
 
     @Override
     public boolean othersBusy() {
@@ -213,10 +225,12 @@ public final class M2nExpertClient implements ExpertClient {
         try {
             return f.get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
+            lastRoundNanos = 0;
             Throwable cause = e.getCause();
             String detail = cause instanceof M2nException m2n ? m2n.getMessage() : String.valueOf(cause);
             throw new ExpertUnavailableException("failed waiting for " + what + ": " + detail, cause);
         } catch (TimeoutException e) {
+            lastRoundNanos = 0;
             throw new ExpertUnavailableException("timed out after " + timeout + " waiting for " + what, e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

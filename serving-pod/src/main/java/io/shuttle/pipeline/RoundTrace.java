@@ -7,4 +7,12 @@ public interface RoundTrace {
 
     /** Phase {@code phase} of round (step, layer, micro-batch) ran from {@code startNanos} to {@code endNanos}. */
     void phase(String phase, long step, int layer, int microBatch, long startNanos, long endNanos);
+
+    /** A sender's rows of a round arrived with these expert ids ({@code rows × topK}, -1 for slots not on this pod). */
+    default void expertIds(int[] expertIds) {
+    }
+
+    /** A round closed without every sender. */
+    default void missingSenders(long step, int layer, int microBatch, java.util.Set<Integer> missing) {
+    }
 }

@@ -5,8 +5,8 @@ import io.shuttle.engine.EngineLoop;
 import io.shuttle.engine.EngineOptions;
 import io.shuttle.engine.StepTrace;
 import io.shuttle.kernels.Backend;
-import io.shuttle.kernels.cpu.CpuBackend;
 import io.shuttle.m2n.M2nNode;
+import io.shuttle.metrics.ServingMetrics;
 import io.shuttle.model.Checkpoint;
 import io.shuttle.model.ModelConfig;
 import io.shuttle.pipeline.ExpertPlacement;
@@ -36,11 +36,16 @@ public final class AttentionPod implements AutoCloseable {
     private final M2nExpertClient client;
     private final Engine engine;
     private final EngineLoop loop;
-    private final PodHttp http;
     private final ChromeTrace trace;
     private final io.shuttle.engine.PipelineStats stats;
+    private final String modelName;
+    private final int maxModelLen;
 
-    public AttentionPod(PodSettings s) throws IOException {
+    /**
+     * Loads the pod's half of the model, joins the M2N mesh and starts the engine loop. Its HTTP
+     * side (the OpenAI API, health, metrics) is served by Quarkus around it ({@code io.shuttle.api}).
+     */
+    public AttentionPod(PodSettings s, ServingMetrics metrics) throws IOException {
         checkpoint = Checkpoint.open(s.model());
         ModelConfig cfg = checkpoint.config();
         ServingPlan plan = PlanReader.read(s.plan(), cfg.numExperts());
@@ -50,7 +55,7 @@ public final class AttentionPod implements AutoCloseable {
         }
         ServingPlan.Pipeline p = plan.pipeline();
         tokenizer = Tokenizer.load(s.model());
-        backend = new CpuBackend(s.threads());
+        backend = io.shuttle.kernels.Backends.create(s.device(), s.threads());
         Duration roundTimeout = Duration.ofMillis(p.roundTimeoutMillis());
         node = M2nNode.start(s.nodeConfig(PodSettings.deploymentId(plan.deployment()), PodSettings.attentionNodeId(s.ordinal()),
                 Addresses.bind(s.bindHost(), plan.attention().address(s.ordinal()))));
@@ -67,21 +72,68 @@ public final class AttentionPod implements AutoCloseable {
                 Math.min(p.maxModelLen(), cfg.maxPositionEmbeddings()), p.maxWaiting());
         trace = s.traceFile() == null ? null : new ChromeTrace(s.traceFile(), "attention-" + s.ordinal(), 200_000);
         stats = new io.shuttle.engine.PipelineStats(trace == null ? StepTrace.NONE : trace);
-        engine = new Engine(checkpoint, backend, options, client, p.microBatches(), stats);
+        engine = new Engine(checkpoint, backend, options, client, p.microBatches(), metrics.pipeline(stats));
+        modelName = s.servedModelName();
+        maxModelLen = options.maxModelLen();
         checkpoint.prefault(io.shuttle.model.ProgressListener.none());
         loop = new EngineLoop(engine, true, Duration.ofMillis(50), Duration.ofMillis(200), client::othersBusy).start();
-        http = new PodHttp(s.bindHost(), s.httpPort())
-                .health(loop::isRunning, this::health)
-                .get("/stats", stats::snapshot)
-                .post("/v1/shuttle/generate", new GenerateEndpoint(loop, tokenizer, Duration.ofMinutes(10)))
-                .start();
+        registerMetrics(metrics);
     }
 
-    public int httpPort() {
-        return http.port();
+    private void registerMetrics(ServingMetrics metrics) {
+        metrics.gauge("shuttle_requests_running", "Sequences in the running batch", () -> engine.scheduler().runningCount());
+        metrics.gauge("shuttle_requests_waiting", "Requests queued for admission", () -> engine.scheduler().waitingCount());
+        metrics.gauge("shuttle_kv_cache_usage_ratio", "Share of KV-cache blocks in use (0 to 1)", () -> {
+            double total = engine.allocator().totalBlocks();
+            return total == 0 ? 0 : (total - engine.allocator().freeBlocks()) / total;
+        });
+        metrics.counter("shuttle_m2n_bytes_total", "M2N payload bytes sent and received", "direction",
+                new String[] {"sent", "received"},
+                new java.util.function.DoubleSupplier[] {node::bytesSent, node::bytesReceived});
     }
 
-    private Map<String, Object> health() {
+    /** The engine loop requests go to. */
+    public EngineLoop loop() {
+        return loop;
+    }
+
+    public Tokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    /** The model name clients use ({@code /v1/models}). */
+    public String modelName() {
+        return modelName;
+    }
+
+    /** The longest prompt + generation a request may have, in tokens. */
+    public int maxModelLen() {
+        return maxModelLen;
+    }
+
+    /** The model folder (chat template, generation defaults). */
+    public java.nio.file.Path modelDir() {
+        return checkpoint.directory();
+    }
+
+    /**
+     * Ready when the engine loop runs and a round came back from every expert pod of the plan
+     * in the last {@code within} (the loop runs empty rounds while idle, so this tracks the peers).
+     */
+    public boolean ready(Duration within) {
+        long last = client.lastRoundNanos();
+        return loop.isRunning() && last != 0 && System.nanoTime() - last < within.toNanos();
+    }
+
+    public boolean live() {
+        return loop.isRunning();
+    }
+
+    public Map<String, Object> stats() {
+        return stats.snapshot();
+    }
+
+    public Map<String, Object> health() {
         Map<String, Object> h = new LinkedHashMap<>();
         h.put("role", "attention");
         h.put("status", loop.isRunning() ? "ready" : "failed");
@@ -96,7 +148,6 @@ public final class AttentionPod implements AutoCloseable {
 
     @Override
     public void close() {
-        http.close();
         loop.close();
         engine.close();
         client.close();

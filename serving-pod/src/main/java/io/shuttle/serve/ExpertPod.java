@@ -3,8 +3,8 @@ package io.shuttle.serve;
 import io.shuttle.engine.ExpertStage;
 import io.shuttle.engine.ExpertWeights;
 import io.shuttle.kernels.Backend;
-import io.shuttle.kernels.cpu.CpuBackend;
 import io.shuttle.m2n.M2nNode;
+import io.shuttle.metrics.ServingMetrics;
 import io.shuttle.model.Checkpoint;
 import io.shuttle.model.ModelConfig;
 import io.shuttle.pipeline.ExpertServer;
@@ -30,11 +30,11 @@ public final class ExpertPod implements AutoCloseable {
     private final ExpertStage stage;
     private final ExpertServer server;
     private final Thread serving;
-    private final PodHttp http;
     private final int[] held;
     private final ChromeTrace trace;
 
-    public ExpertPod(PodSettings s) throws IOException {
+    /** Loads this pod's experts, joins the M2N mesh and starts serving rounds; Quarkus serves its health and metrics. */
+    public ExpertPod(PodSettings s, ServingMetrics metrics) throws IOException {
         checkpoint = Checkpoint.open(s.model());
         ModelConfig cfg = checkpoint.config();
         ServingPlan plan = PlanReader.read(s.plan(), cfg.numExperts());
@@ -44,7 +44,7 @@ public final class ExpertPod implements AutoCloseable {
         }
         ServingPlan.Pipeline p = plan.pipeline();
         held = plan.experts().placement().get(s.ordinal()).stream().mapToInt(Integer::intValue).toArray();
-        backend = new CpuBackend(s.threads());
+        backend = io.shuttle.kernels.Backends.create(s.device(), s.threads());
         ExpertWeights weights = ExpertWeights.load(checkpoint, backend, held);
         checkpoint.prefault(io.shuttle.model.ProgressListener.none());
         int attentionPods = plan.attention().replicas();
@@ -59,21 +59,30 @@ public final class ExpertPod implements AutoCloseable {
         server = new ExpertServer(node, stage, backend, senders, cfg.numLayers(), p.microBatches(), cfg.hiddenSize(),
                 cfg.topK(), maxRows, Duration.ofMillis(p.roundTimeoutMillis()));
         trace = s.traceFile() == null ? null : new ChromeTrace(s.traceFile(), "expert-" + s.ordinal(), 200_000);
-        if (trace != null) {
-            server.trace(trace);
-        }
+        server.trace(metrics.expertRounds(trace == null ? io.shuttle.pipeline.RoundTrace.NONE : trace));
+        metrics.counter("shuttle_m2n_bytes_total", "M2N payload bytes sent and received", "direction",
+                new String[] {"sent", "received"},
+                new java.util.function.DoubleSupplier[] {node::bytesSent, node::bytesReceived});
         serving = new Thread(() -> server.serve(), "expert-server");
         serving.setDaemon(true);
         serving.start();
-        http = new PodHttp(s.bindHost(), s.httpPort()).health(serving::isAlive, this::health)
-                .get("/stats", server::stats).start();
     }
 
-    public int httpPort() {
-        return http.port();
+    public boolean live() {
+        return serving.isAlive();
     }
 
-    private Map<String, Object> health() {
+    /** Ready when the serving thread runs and a round with every attention pod was served in the last {@code within}. */
+    public boolean ready(Duration within) {
+        long last = server.lastRoundNanos();
+        return serving.isAlive() && last != 0 && System.nanoTime() - last < within.toNanos();
+    }
+
+    public Map<String, Object> stats() {
+        return server.stats();
+    }
+
+    public Map<String, Object> health() {
         Map<String, Object> h = new LinkedHashMap<>();
         h.put("role", "expert");
         h.put("status", serving.isAlive() ? "ready" : "failed");
@@ -88,7 +97,6 @@ public final class ExpertPod implements AutoCloseable {
 
     @Override
     public void close() {
-        http.close();
         server.stop();
         node.close();
         try {

@@ -22,22 +22,27 @@ import java.util.concurrent.TimeoutException;
  * "top_k": 0, "seed": 0, "ignore_eos": false, "full_logits": false}}; answer: the
  * {@link GenerationJson} document. Prompts join the running batch (continuous batching).
  */
-final class GenerateEndpoint implements PodHttp.Handler {
+public final class GenerateEndpoint {
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+    /** The answer: HTTP status and a JSON-serialisable body. */
+    public record Reply(int status, Object body) {
+    }
+
     private final EngineLoop loop;
     private final Tokenizer tokenizer;
     private final Duration timeout;
 
-    GenerateEndpoint(EngineLoop loop, Tokenizer tokenizer, Duration timeout) {
+    public GenerateEndpoint(EngineLoop loop, Tokenizer tokenizer, Duration timeout) {
         this.loop = loop;
         this.tokenizer = tokenizer;
         this.timeout = timeout;
     }
 
-    @Override
-    public PodHttp.Reply handle(byte[] body) throws IOException, InterruptedException {
+    public Reply handle(byte[] body) throws IOException, InterruptedException {
         JsonNode req;
         try {
-            req = PodHttp.JSON.readTree(body);
+            req = JSON.readTree(body);
         } catch (IOException e) {
             throw new IllegalArgumentException("the body is not valid JSON: " + e.getMessage());
         }
@@ -59,7 +64,7 @@ final class GenerateEndpoint implements PodHttp.Handler {
                 futures.add(loop.submit(ids.get(i), base.withSeed(base.seed() + i), full));
             } catch (Scheduler.QueueFullException e) {
                 futures.forEach(f -> f.cancel(true));
-                return new PodHttp.Reply(429, PodHttp.error(e.getMessage()));
+                return new Reply(429, error(e.getMessage()));
             } catch (IllegalArgumentException e) {
                 futures.forEach(f -> f.cancel(true)); // the prompts already queued must not run for nobody
                 throw new IllegalArgumentException("prompts[" + i + "]: " + e.getMessage(), e);
@@ -72,13 +77,13 @@ final class GenerateEndpoint implements PodHttp.Handler {
                 results.add(futures.get(i).get(Math.max(0, deadline - System.nanoTime()), TimeUnit.NANOSECONDS));
             } catch (ExecutionException e) {
                 futures.forEach(f -> f.cancel(true));
-                return new PodHttp.Reply(503, PodHttp.error("prompt " + i + " failed: " + e.getCause().getMessage()));
+                return new Reply(503, error("prompt " + i + " failed: " + e.getCause().getMessage()));
             } catch (TimeoutException e) {
                 futures.forEach(f -> f.cancel(true));
-                return new PodHttp.Reply(504, PodHttp.error("prompt " + i + " did not finish within " + timeout));
+                return new Reply(504, error("prompt " + i + " did not finish within " + timeout));
             }
         }
-        return new PodHttp.Reply(200, GenerationJson.document(results, tokenizer, full));
+        return new Reply(200, GenerationJson.document(results, tokenizer, full));
     }
 
     private int[] promptIds(JsonNode item, int i) {
@@ -96,5 +101,9 @@ final class GenerateEndpoint implements PodHttp.Handler {
             return ids;
         }
         throw new IllegalArgumentException("prompts[" + i + "] must be a string or a non-empty array of token ids");
+    }
+
+    static java.util.Map<String, Object> error(String message) {
+        return java.util.Map.of("error", java.util.Map.of("message", message == null ? "unknown error" : message));
     }
 }

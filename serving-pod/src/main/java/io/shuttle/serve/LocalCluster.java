@@ -31,15 +31,36 @@ public final class LocalCluster implements AutoCloseable {
 
     /** Shape of the cluster. */
     public record Spec(Path model, int attention, int experts, int microBatches, String transport,
-                       int threadsPerPod, boolean replicateExperts, Path trace, int numExperts, boolean pinCores) {
+                       int threadsPerPod, boolean replicateExperts, Path trace, int numExperts, boolean pinCores,
+                       int apiPort, int maxRunning, int maxWaiting) {
+
+        /** Default admission limits: 64 running and 1,024 waiting requests per attention pod. */
+        public Spec(Path model, int attention, int experts, int microBatches, String transport, int threadsPerPod,
+                    boolean replicateExperts, Path trace, int numExperts, boolean pinCores, int apiPort) {
+            this(model, attention, experts, microBatches, transport, threadsPerPod, replicateExperts, trace, numExperts,
+                    pinCores, apiPort, 64, 1024);
+        }
 
         public Spec(Path model, int attention, int experts, int microBatches, String transport, int threadsPerPod,
                     boolean replicateExperts, Path trace, int numExperts) {
             this(model, attention, experts, microBatches, transport, threadsPerPod, replicateExperts, trace, numExperts,
-                    false);
+                    false, 0);
+        }
+
+        public Spec(Path model, int attention, int experts, int microBatches, String transport, int threadsPerPod,
+                    boolean replicateExperts, Path trace, int numExperts, boolean pinCores) {
+            this(model, attention, experts, microBatches, transport, threadsPerPod, replicateExperts, trace, numExperts,
+                    pinCores, 0);
         }
 
         public Spec {
+            if (apiPort < 0 || apiPort + attention > 65_536) {
+                throw new IllegalArgumentException("the API port must be in 1..65535 (0: any free port), got " + apiPort);
+            }
+            if (maxRunning < 1 || maxWaiting < 1) {
+                throw new IllegalArgumentException("--max-running and --max-waiting must be at least 1, got "
+                        + maxRunning + " and " + maxWaiting);
+            }
             if (attention < 1 || experts < 1) {
                 throw new IllegalArgumentException("need at least one attention and one expert process");
             }
@@ -121,7 +142,7 @@ public final class LocalCluster implements AutoCloseable {
         return new ServingPlan(ServingPlan.API_VERSION, ServingPlan.KIND, "local",
                 new ServingPlan.Pool(s.attention(), attention, null),
                 new ServingPlan.ExpertPool(s.experts(), experts, null, placement),
-                new ServingPlan.Pipeline(s.microBatches(), 256, 64, 1024, 2048, 2048, 16, 10_000));
+                new ServingPlan.Pipeline(s.microBatches(), 256, s.maxRunning(), s.maxWaiting(), 2048, 2048, 16, 10_000));
     }
 
     private static final java.util.Random PORTS = new java.util.Random();
@@ -158,11 +179,11 @@ public final class LocalCluster implements AutoCloseable {
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "-XX:+UseParallelGC", "-Xmx2g",
-                "-cp", System.getProperty("java.class.path"),
-                "io.shuttle.cli.ShuttleCli", "serve",
+                "-jar", podJar().toString(), "serve",
                 "--role", role, "--ordinal", Integer.toString(ordinal),
                 "--model", spec.model().toString(), "--plan", runDir.resolve("plan.json").toString(),
-                "--secret-file", secretFile.toString(), "--http-port", "0", "--bind-host", "127.0.0.1",
+                "--secret-file", secretFile.toString(), "--http-port", Integer.toString(httpPort(role, ordinal)),
+                "--bind-host", "127.0.0.1",
                 "--transport", spec.transport(), "--threads", Integer.toString(spec.threadsPerPod()),
                 "--parent-pid", Long.toString(ProcessHandle.current().pid())));
         if (spec.trace() != null) {
@@ -188,6 +209,31 @@ public final class LocalCluster implements AutoCloseable {
         process.destroyForcibly();
         throw new IllegalStateException(role + " process " + ordinal + " was not ready within " + readyTimeout
                 + "; its log " + log + " ends with:\n" + tail(log));
+    }
+
+    /** Attention pod a serves the API on apiPort + a (any free port when apiPort is 0); expert pods on any free port. */
+    private int httpPort(String role, int ordinal) {
+        return role.equals("attention") && spec.apiPort() > 0 ? spec.apiPort() + ordinal : 0;
+    }
+
+    /**
+     * The serving pod's Quarkus application: {@code -Dshuttle.pod.jar}, else the jar this JVM runs
+     * from (under {@code bin/shuttle}).
+     */
+    static Path podJar() {
+        String configured = System.getProperty("shuttle.pod.jar");
+        Path jar = configured != null ? Path.of(configured) : null;
+        if (jar == null) {
+            String cp = System.getProperty("java.class.path", "");
+            if (cp.endsWith("quarkus-run.jar") && !cp.contains(java.io.File.pathSeparator)) {
+                jar = Path.of(cp);
+            }
+        }
+        if (jar == null || !Files.isRegularFile(jar)) {
+            throw new IllegalStateException("cannot find the serving pod's quarkus-run.jar (" + jar + "): build it with "
+                    + "'./mvnw -pl serving-pod -am package -DskipTests' or set -Dshuttle.pod.jar=PATH");
+        }
+        return jar;
     }
 
     private Path tracePart(String role, int ordinal) {

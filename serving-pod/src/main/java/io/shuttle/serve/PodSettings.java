@@ -20,9 +20,12 @@ import java.nio.file.Path;
  * @param m2nActiveSpinMicros how long M2N's progress thread polls while a reply is expected
  *                  before it blocks; negative for M2N's default. Polling saves the wake-up
  *                  latency but takes CPU from a compute thread sharing the core.
+ * @param servedModelName the model name of the OpenAI API ({@code /v1/models}); default: the model folder's name
+ * @param device    compute device: cpu, cuda or cuda:N (kernels' {@code Backends})
  */
 public record PodSettings(Role role, Path model, Path plan, int ordinal, byte[] secret, int httpPort, String bindHost,
-                          TransportKind transport, int threads, Path traceFile, long m2nActiveSpinMicros) {
+                          TransportKind transport, int threads, Path traceFile, long m2nActiveSpinMicros,
+                          String servedModelName, String device) {
 
     public enum Role { ATTENTION, EXPERT }
 
@@ -38,6 +41,25 @@ public record PodSettings(Role role, Path model, Path plan, int ordinal, byte[] 
             throw new IllegalArgumentException("threads must be ≥ 1, got " + threads);
         }
         secret = secret.clone();
+        if (device == null || device.isBlank()) {
+            device = "cpu";
+        }
+        if (servedModelName == null || servedModelName.isBlank()) {
+            Path name = model == null ? null : model.toAbsolutePath().normalize().getFileName();
+            servedModelName = name == null ? "model" : name.toString();
+        }
+    }
+
+    public PodSettings(Role role, Path model, Path plan, int ordinal, byte[] secret, int httpPort, String bindHost,
+                       TransportKind transport, int threads, Path traceFile, long m2nActiveSpinMicros) {
+        this(role, model, plan, ordinal, secret, httpPort, bindHost, transport, threads, traceFile, m2nActiveSpinMicros,
+                null, "cpu");
+    }
+
+    public PodSettings(Role role, Path model, Path plan, int ordinal, byte[] secret, int httpPort, String bindHost,
+                       TransportKind transport, int threads, Path traceFile, long m2nActiveSpinMicros, String servedModelName) {
+        this(role, model, plan, ordinal, secret, httpPort, bindHost, transport, threads, traceFile, m2nActiveSpinMicros,
+                servedModelName, "cpu");
     }
 
     /** The M2N node settings common to both roles. */

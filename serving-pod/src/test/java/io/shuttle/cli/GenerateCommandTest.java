@@ -110,6 +110,19 @@ class GenerateCommandTest {
         Run outside = run("generate", "--model", model.toString(), "--prompt-ids", "1,999999");
         assertEquals(1, outside.exit());
         assertTrue(outside.err().contains("outside the vocabulary"), outside.err());
+
+        Run device = run("generate", "--model", model.toString(), "--prompt", "hi", "--device", "tpu");
+        assertEquals(1, device.exit());
+        assertTrue(device.err().contains("use cpu, cuda or cuda:N"), device.err());
+    }
+
+    @Test
+    void askingForCudaWithoutAGpuSaysSo() {
+        org.junit.jupiter.api.Assumptions.assumeFalse(io.shuttle.kernels.cuda.CudaProbe.availability().available(),
+                "this machine has a GPU");
+        Run r = run("generate", "--model", model.toString(), "--prompt", "hi", "--device", "cuda");
+        assertEquals(1, r.exit());
+        assertTrue(r.err().contains("no CUDA driver/GPU is available") && r.err().contains("use --device cpu"), r.err());
     }
 
     private static int[] ids(JsonNode array) {

@@ -109,6 +109,37 @@ class SchedulerTest {
     }
 
     @Test
+    void theBoundCountsRequestsAlreadyMovedToTheWaitingLine() {
+        // maxRunning 1, maxWaiting 2: after a step drains the queue into the waiting line, the
+        // line is still full; submissions must keep failing until a sequence is admitted.
+        Scheduler s = new Scheduler(new SchedulerConfig(64, 1, 2, 1, 32), new BlockAllocator(16, 4), 100, 2);
+        s.submit(request("run", 2, 10, new Recorder()));
+        step(s);
+        s.submit(request("w1", 2, 10, new Recorder()));
+        s.submit(request("w2", 2, 10, new Recorder()));
+        step(s); // drains w1, w2 into the waiting line; "run" still holds the only slot
+        assertEquals(2, s.waitingCount());
+        assertThrows(Scheduler.QueueFullException.class, () -> s.submit(request("w3", 2, 10, new Recorder())));
+        for (int i = 0; i < 20; i++) {
+            step(s);
+        }
+        s.submit(request("later", 2, 2, new Recorder())); // room again once the line moved
+    }
+
+    @Test
+    void abortsOfFinishedRequestsDoNotAccumulate() {
+        Scheduler s = new Scheduler(new SchedulerConfig(8, 2, 4, 1, 32), new BlockAllocator(8, 4), 100, 2);
+        for (int i = 0; i < 50; i++) {
+            s.submit(request("r" + i, 2, 1, new Recorder()));
+            step(s);
+            s.abort("r" + i); // already finished: a client cancelling as the answer ends
+        }
+        step(s);
+        step(s);
+        assertEquals(0, s.pendingAborts(), "ids of finished requests are forgotten");
+    }
+
+    @Test
     void abortedRequestsEndWithAnErrorAndFreeTheirBlocks() {
         BlockAllocator blocks = new BlockAllocator(8, 4);
         Scheduler s = new Scheduler(new SchedulerConfig(8, 2, 4, 1, 32), blocks, 100, 2);

@@ -1,0 +1,44 @@
+package io.shuttle.api;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import org.eclipse.microprofile.health.HealthCheck;
+import org.eclipse.microprofile.health.HealthCheckResponse;
+import org.eclipse.microprofile.health.Liveness;
+import org.eclipse.microprofile.health.Readiness;
+
+/**
+ * {@code /q/health/live}: the process works (loading counts as alive; a dead engine loop or
+ * expert server does not). {@code /q/health/ready}: the model is loaded and a round with every
+ * M2N peer of the plan completed in the last few seconds.
+ */
+public final class PodHealthChecks {
+    private PodHealthChecks() {
+    }
+
+    @Liveness
+    @ApplicationScoped
+    public static class Live implements HealthCheck {
+        @Inject
+        ServingRuntime runtime;
+
+        @Override
+        public HealthCheckResponse call() {
+            return HealthCheckResponse.named("shuttle-pod").status(runtime.live()).withData("role", runtime.role()).build();
+        }
+    }
+
+    @Readiness
+    @ApplicationScoped
+    public static class Ready implements HealthCheck {
+        @Inject
+        ServingRuntime runtime;
+
+        @Override
+        public HealthCheckResponse call() {
+            boolean loaded = runtime.attentionPod().isPresent() || runtime.expertPod().isPresent();
+            return HealthCheckResponse.named("shuttle-m2n-peers").status(runtime.ready())
+                    .withData("role", runtime.role()).withData("model_loaded", loaded).build();
+        }
+    }
+}
