@@ -77,7 +77,7 @@ public record NodeConfig(
      */
     public static NodeConfig of(long deploymentId, int nodeId, byte[] secret) {
         return new NodeConfig(deploymentId, nodeId, secret, new InetSocketAddress("127.0.0.1", 0), TransportKind.AUTO,
-                Duration.ofSeconds(3), Duration.ofMillis(500), Duration.ofSeconds(3), Duration.ofSeconds(30),
+                Duration.ofSeconds(10), Duration.ofMillis(500), Duration.ofSeconds(3), Duration.ofSeconds(30),
                 Duration.ofSeconds(60), 4L << 30, 65536, Duration.ofNanos(50_000), DEFAULT_ACTIVE_SPIN, Optional.empty());
     }
 

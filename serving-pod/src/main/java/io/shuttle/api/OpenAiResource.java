@@ -100,8 +100,8 @@ public class OpenAiResource {
                     deltas.map(d -> sse(shape.chunk(d))),
                     Multi.createFrom().deferred(() -> Multi.createFrom().iterable(
                             shape.streamEnd(g.promptTokens(), g.completionTokens())).map(OpenAiResource::sse)))
-                    .onFailure().recoverWithMulti(e -> Multi.createFrom().items(
-                            sse(OpenAiResponses.errorJson(Generation.failure(asException(e)))), Buffer.buffer("data: [DONE]\n\n")))
+                    // A failure after the 200 went out: one error event; [DONE] follows either way.
+                    .onFailure().recoverWithItem(e -> sse(OpenAiResponses.errorJson(Generation.failure(asException(e)))))
                     .onCompletion().continueWith(Buffer.buffer("data: [DONE]\n\n"));
             return RestMulti.fromMultiData(events).status(200)
                     .header("Content-Type", "text/event-stream; charset=utf-8")

@@ -18,6 +18,8 @@ import java.util.Locale;
  * or the parent process of {@code --parent-pid} exiting).
  */
 public class PodApplication implements QuarkusApplication {
+    private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(PodApplication.class);
+
     @Inject
     ServingRuntime runtime;
 
@@ -52,10 +54,37 @@ public class PodApplication implements QuarkusApplication {
         System.out.flush();
         try {
             Quarkus.waitForExit();
+            if (pod instanceof AttentionPod a) {
+                drain(a, cmd.drainTimeout());
+            }
         } finally {
             runtime.uninstall();
             pod.close();
         }
         return 0;
+    }
+
+    /**
+     * Scale-in and rollouts: stop admitting (readiness goes down, new requests get 503 so the
+     * Service sends them elsewhere) and let the admitted requests finish, up to {@code timeout}.
+     */
+    private void drain(AttentionPod pod, java.time.Duration timeout) {
+        runtime.drain();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        int left = pod.inFlight();
+        if (left > 0) {
+            LOG.infof("draining: %d requests in flight, waiting up to %d s", left, timeout.toSeconds());
+        }
+        while ((left = pod.inFlight()) > 0 && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        if (left > 0) {
+            LOG.warnf("drain timeout: %d requests still in flight are ended", left);
+        }
     }
 }

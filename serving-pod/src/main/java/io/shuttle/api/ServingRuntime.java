@@ -23,6 +23,7 @@ public class ServingRuntime {
     private volatile ExpertPod expert;
     private volatile String role = "starting";
     private volatile String apiKey;
+    private volatile boolean draining;
 
     public ServingMetrics metrics() {
         return metrics;
@@ -45,6 +46,18 @@ public class ServingRuntime {
         role = "stopping";
     }
 
+    /**
+     * The pod is shutting down (SIGTERM, scale-in): not ready any more, new requests get 503,
+     * the requests already admitted run to their end.
+     */
+    public void drain() {
+        draining = true;
+    }
+
+    public boolean draining() {
+        return draining;
+    }
+
     /** Requires this API key on /v1 requests (null: no key). */
     public void apiKey(String key) {
         this.apiKey = key;
@@ -61,6 +74,9 @@ public class ServingRuntime {
     /** The attention pod, or an OpenAI-style 503 when this process is not (yet) one. */
     public AttentionPod attention() {
         AttentionPod a = attention;
+        if (draining) {
+            throw ApiException.unavailable("this pod is shutting down; send the request to another attention pod");
+        }
         if (a == null) {
             throw ApiException.unavailable("expert".equals(role)
                     ? "this is an expert pod; send API requests to an attention pod"
@@ -86,6 +102,9 @@ public class ServingRuntime {
 
     /** Ready: a pod is installed and its M2N peers answered recently. */
     public boolean ready() {
+        if (draining) {
+            return false;
+        }
         AttentionPod a = attention;
         ExpertPod e = expert;
         return a != null ? a.ready(READY_WITHIN) : e != null && e.ready(READY_WITHIN);

@@ -78,6 +78,10 @@ public final class ServeCommand implements Callable<Integer> {
             description = "Compute device: cpu, cuda or cuda:N (env SHUTTLE_DEVICE; default: ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--drain-seconds", defaultValue = "${env:SHUTTLE_DRAIN_SECONDS:-30}",
+            description = "On SIGTERM, how long an attention pod lets admitted requests finish before it stops (env SHUTTLE_DRAIN_SECONDS; default: ${DEFAULT-VALUE}).")
+    int drainSeconds;
+
     @Option(names = "--served-model-name", defaultValue = "${env:SHUTTLE_SERVED_MODEL_NAME}",
             description = "Model name of the OpenAI API (env SHUTTLE_SERVED_MODEL_NAME; default: the model folder's name).")
     String servedModelName;
@@ -90,6 +94,7 @@ public final class ServeCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         settings(); // every mistake is reported here, before Quarkus starts
         apiKey();
+        drainTimeout();
         System.setProperty("quarkus.http.port", Integer.toString(httpPort));
         System.setProperty("quarkus.http.host", bindHost);
         String[] args = spec.commandLine().getParseResult().originalArgs().toArray(String[]::new);
@@ -112,6 +117,14 @@ public final class ServeCommand implements Callable<Integer> {
         }
         new picocli.CommandLine(c).parseArgs(list.toArray(String[]::new));
         return c;
+    }
+
+    /** How long to let admitted requests finish on SIGTERM. */
+    public java.time.Duration drainTimeout() {
+        if (drainSeconds < 0) {
+            throw new IllegalArgumentException("--drain-seconds must be ≥ 0, got " + drainSeconds);
+        }
+        return java.time.Duration.ofSeconds(drainSeconds);
     }
 
     /** Exit when the parent process does (shuttle local), or null when not asked to. */

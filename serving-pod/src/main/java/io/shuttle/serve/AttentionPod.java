@@ -129,6 +129,11 @@ public final class AttentionPod implements AutoCloseable {
         return loop.isRunning();
     }
 
+    /** Requests admitted and not yet finished (running or waiting). */
+    public int inFlight() {
+        return engine.scheduler().runningCount() + engine.scheduler().waitingCount();
+    }
+
     public Map<String, Object> stats() {
         return stats.snapshot();
     }

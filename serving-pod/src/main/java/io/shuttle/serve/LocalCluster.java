@@ -183,7 +183,7 @@ public final class LocalCluster implements AutoCloseable {
                 "--role", role, "--ordinal", Integer.toString(ordinal),
                 "--model", spec.model().toString(), "--plan", runDir.resolve("plan.json").toString(),
                 "--secret-file", secretFile.toString(), "--http-port", Integer.toString(httpPort(role, ordinal)),
-                "--bind-host", "127.0.0.1",
+                "--bind-host", "127.0.0.1", "--drain-seconds", "2",
                 "--transport", spec.transport(), "--threads", Integer.toString(spec.threadsPerPod()),
                 "--parent-pid", Long.toString(ProcessHandle.current().pid())));
         if (spec.trace() != null) {

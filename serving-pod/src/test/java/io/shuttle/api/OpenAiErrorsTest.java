@@ -193,7 +193,15 @@ class OpenAiErrorsTest {
         try {
             runtime.install(broken.attention);
             given().body("{\"prompt\":\"x\",\"max_tokens\":2}").post("/v1/completions").then().statusCode(200);
+            CompletableFuture<String> stream = CompletableFuture.supplyAsync(() -> given()
+                    .body("{\"prompt\":\"x\",\"max_tokens\":200,\"ignore_eos\":true,\"stream\":true}")
+                    .post("/v1/completions").then().statusCode(200).extract().asString());
+            ApiTestCluster.sleep(300);
             broken.experts.forEach(e -> e.close());
+            String streamed = stream.get(60, TimeUnit.SECONDS);
+            assertTrue(streamed.contains("data: {\"error\""), "a stream cut by the outage ends with an error event: " + streamed);
+            assertEquals(1, streamed.split("data: \\[DONE\\]", -1).length - 1, "exactly one [DONE]: " + streamed);
+            assertTrue(streamed.strip().endsWith("data: [DONE]"));
             long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
             int status = 0;
             while (System.nanoTime() < deadline) {
