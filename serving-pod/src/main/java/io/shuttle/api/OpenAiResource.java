@@ -72,8 +72,8 @@ public class OpenAiResource {
                     + pod.modelName() + "' (GET /v1/models)", "model_not_found");
         }
         if (!pod.ready(ServingRuntime.READY_WITHIN)) {
-            throw ApiException.unavailable("the expert pods have not answered in the last "
-                    + ServingRuntime.READY_WITHIN.toSeconds() + " s; retry later");
+            throw ApiException.unavailable("the expert pods are not answering (the last round failed, or none "
+                    + "completed recently); retry later");
         }
         int[] prompt = promptIds(pod, req);
         int limit = pod.maxModelLen();

@@ -48,6 +48,7 @@ public final class PipelineRunner implements StepRunner {
         int m = plan.numMicroBatches();
         int layers = attention.config().numLayers();
         long step = plan.step();
+        trace.step(step, inputs.numTokens());
         if (inputs.numTokens() > 0) {
             attention.embed(inputs, buffers);
         }

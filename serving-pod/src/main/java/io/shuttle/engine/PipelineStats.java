@@ -22,6 +22,11 @@ public final class PipelineStats implements StepTrace {
     }
 
     @Override
+    public void step(long step, int tokens) {
+        next.step(step, tokens);
+    }
+
+    @Override
     public long now() {
         return System.nanoTime();
     }

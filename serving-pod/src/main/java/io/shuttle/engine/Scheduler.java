@@ -56,10 +56,21 @@ public final class Scheduler {
      */
     public void submit(Request request) {
         validate(request);
-        // incoming is drained into waiting every step, so the bound is on both together.
-        if (waitingSize + incoming.size() >= config.maxWaiting() || !incoming.offer(request)) {
-            throw new QueueFullException("the request queue is full (" + config.maxWaiting()
-                    + " waiting); retry later");
+        // The bound counts every submission not yet admitted, wherever it is (incoming or the
+        // waiting line): a slot is reserved atomically here and given back on admission, abort or
+        // failure, so concurrent submitters cannot overshoot it.
+        for (int n = pending.get(); ; n = pending.get()) {
+            if (n >= config.maxWaiting()) {
+                throw new QueueFullException("the request queue is full (" + config.maxWaiting()
+                        + " waiting); retry later");
+            }
+            if (pending.compareAndSet(n, n + 1)) {
+                break;
+            }
+        }
+        if (!incoming.offer(request)) {
+            pending.decrementAndGet();
+            throw new QueueFullException("the request queue is full (" + config.maxWaiting() + " waiting); retry later");
         }
     }
 
@@ -81,7 +92,6 @@ public final class Scheduler {
         Request r = incoming.poll(timeoutMillis, TimeUnit.MILLISECONDS);
         if (r != null) {
             waiting.add(new Sequence(r, admissions++));
-            waitingSize = waiting.size();
         }
         return hasWork();
     }
@@ -90,9 +100,9 @@ public final class Scheduler {
         return running.size();
     }
 
-    /** Requests waiting for admission (safe to call from any thread). */
+    /** Requests waiting for admission, new and preempted (safe to call from any thread). */
     public int waitingCount() {
-        return waitingSize + incoming.size();
+        return pending.get() + requeued;
     }
 
     /** Decides the next step. The plan may be empty when nothing can run (then call again later). */
@@ -125,11 +135,19 @@ public final class Scheduler {
             }
             waiting.pollFirst();
             running.add(s);
+            if (!s.everAdmitted) {
+                s.everAdmitted = true;
+                pending.decrementAndGet();
+            }
             boolean wantsLogits = s.computed() + take == s.known();
             builder.add(s.tokens(), s.computed(), take, s.blocks, wantsLogits);
             chunks.add(new StepPlan.Chunk(s, take, wantsLogits ? logitRows++ : -1));
         }
-        waitingSize = waiting.size();
+        int back = 0;
+        for (Sequence w : waiting) {
+            back += w.everAdmitted ? 1 : 0;
+        }
+        requeued = back;
         StepBatch batch = builder.build();
         return new StepPlan(steps, batch, List.copyOf(chunks), split(batch.numTokens(), config.microBatches()));
     }
@@ -177,8 +195,13 @@ public final class Scheduler {
         List<Sequence> all = new ArrayList<>(running);
         all.addAll(waiting);
         running.clear();
+        for (Sequence w : waiting) {
+            if (!w.everAdmitted) {
+                pending.decrementAndGet();
+            }
+        }
         waiting.clear();
-        waitingSize = 0;
+        requeued = 0;
         for (Sequence s : all) {
             allocator.release(s.blocks);
             s.request().listener().onError(error);
@@ -253,6 +276,9 @@ public final class Scheduler {
             Sequence s = it.next();
             if (aborted.remove(s.id())) {
                 it.remove();
+                if (!s.everAdmitted) {
+                    pending.decrementAndGet();
+                }
                 allocator.release(s.blocks);
                 s.request().listener().onError(new IllegalStateException("request " + s.id() + " was aborted"));
             }
@@ -273,8 +299,10 @@ public final class Scheduler {
     /** Abort requests not matched by the last {@link #applyAborts}. Engine thread only. */
     private final java.util.Set<String> staleAborts = new java.util.HashSet<>();
 
-    /** waiting.size() as last published by the engine thread, for other threads. */
-    private volatile int waitingSize;
+    /** Submissions not yet admitted (incoming plus never-admitted waiting ones): the bounded part. */
+    private final java.util.concurrent.atomic.AtomicInteger pending = new java.util.concurrent.atomic.AtomicInteger();
+    /** Preempted sequences back in the waiting line, as last counted by the engine thread. */
+    private volatile int requeued;
 
     /** Outstanding abort ids (tests: the set must not grow with finished requests). */
     int pendingAborts() {

@@ -12,6 +12,8 @@ import java.util.SplittableRandom;
 public final class Sequence {
     final BlockTable blocks = new BlockTable();
     final SplittableRandom random;
+    /** Set when the scheduler first admits it: later it only comes back to waiting by preemption. */
+    boolean everAdmitted;
     private final Request request;
     private final long admissionOrder;
     private final int promptLength;

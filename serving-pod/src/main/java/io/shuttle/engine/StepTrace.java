@@ -25,6 +25,10 @@ public interface StepTrace {
         }
     };
 
+    /** A step starts with {@code tokens} tokens (0: an empty lockstep round that keeps the experts' rounds going). */
+    default void step(long step, int tokens) {
+    }
+
     /** A timestamp in nanoseconds (System.nanoTime), or 0 when not tracing. */
     long now();
 

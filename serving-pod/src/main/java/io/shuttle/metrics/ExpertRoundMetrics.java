@@ -21,11 +21,23 @@ public final class ExpertRoundMetrics implements RoundTrace {
         this.combine = metrics.communication.labelValues("combine");
     }
 
+    /** Whether the current round carried rows (empty rounds from idle attention pods are not observed). */
+    private boolean rows;
+
     @Override
     public void phase(String phase, long step, int layer, int microBatch, long startNanos, long endNanos) {
         switch (phase) {
-            case "expert compute" -> m.expert.observe((endNanos - startNanos) / 1e9);
-            case "combine" -> combine.observe((endNanos - startNanos) / 1e9);
+            case "expert compute" -> {
+                if (rows) {
+                    m.expert.observe((endNanos - startNanos) / 1e9);
+                }
+            }
+            case "combine" -> {
+                if (rows) {
+                    combine.observe((endNanos - startNanos) / 1e9);
+                }
+                rows = false; // the round is over
+            }
             default -> { }
         }
         next.phase(phase, step, layer, microBatch, startNanos, endNanos);
@@ -33,6 +45,7 @@ public final class ExpertRoundMetrics implements RoundTrace {
 
     @Override
     public void expertIds(int[] expertIds) {
+        rows |= expertIds.length > 0;
         for (int id : expertIds) {
             if (id >= 0 && id < perExpert.length) {
                 CounterDataPoint c = perExpert[id];

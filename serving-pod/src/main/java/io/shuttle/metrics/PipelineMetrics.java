@@ -16,11 +16,23 @@ public final class PipelineMetrics implements StepTrace {
     private final io.prometheus.metrics.core.datapoints.DistributionDataPoint dispatch;
     /** Start of each micro-batch's latest dispatch, for the round latency. */
     private final long[] dispatchStart = new long[MAX_MICRO_BATCHES];
+    /**
+     * Whether the current step carries tokens. Empty lockstep rounds (an idle pod keeping the
+     * experts' rounds going) are not observed: they would dilute T_a, T_c and the bubble ratio
+     * with idle time.
+     */
+    private boolean active;
 
     PipelineMetrics(ServingMetrics metrics, StepTrace next) {
         this.m = metrics;
         this.next = next;
         this.dispatch = metrics.communication.labelValues("dispatch");
+    }
+
+    @Override
+    public void step(long step, int tokens) {
+        active = tokens > 0;
+        next.step(step, tokens);
     }
 
     @Override
@@ -31,17 +43,21 @@ public final class PipelineMetrics implements StepTrace {
     @Override
     public void attention(long step, int layer, int microBatch, long startNanos) {
         long d = System.nanoTime() - startNanos;
-        m.attention.observe(d / 1e9);
-        m.bubbles.busy(d);
+        if (active) {
+            m.attention.observe(d / 1e9);
+            m.bubbles.busy(d);
+        }
         next.attention(step, layer, microBatch, startNanos);
     }
 
     @Override
     public void wait(long step, int layer, int microBatch, long startNanos) {
         long end = System.nanoTime();
-        m.stall.observe((end - startNanos) / 1e9);
-        m.bubbles.waited(end - startNanos);
-        if (microBatch >= 0 && microBatch < MAX_MICRO_BATCHES && dispatchStart[microBatch] != 0) {
+        if (active) {
+            m.stall.observe((end - startNanos) / 1e9);
+            m.bubbles.waited(end - startNanos);
+        }
+        if (active && microBatch >= 0 && microBatch < MAX_MICRO_BATCHES && dispatchStart[microBatch] != 0) {
             m.round.observe((end - dispatchStart[microBatch]) / 1e9);
             dispatchStart[microBatch] = 0;
         }
@@ -51,8 +67,10 @@ public final class PipelineMetrics implements StepTrace {
     @Override
     public void dispatch(long step, int layer, int microBatch, long startNanos) {
         long d = System.nanoTime() - startNanos;
-        dispatch.observe(d / 1e9);
-        m.bubbles.busy(d);
+        if (active) {
+            dispatch.observe(d / 1e9);
+            m.bubbles.busy(d);
+        }
         if (microBatch >= 0 && microBatch < MAX_MICRO_BATCHES) {
             dispatchStart[microBatch] = startNanos;
         }

@@ -39,6 +39,7 @@ public final class AttentionPod implements AutoCloseable {
     private final ChromeTrace trace;
     private final io.shuttle.engine.PipelineStats stats;
     private final String modelName;
+    private final Duration roundTimeout;
     private final int maxModelLen;
 
     /**
@@ -56,7 +57,7 @@ public final class AttentionPod implements AutoCloseable {
         ServingPlan.Pipeline p = plan.pipeline();
         tokenizer = Tokenizer.load(s.model());
         backend = io.shuttle.kernels.Backends.create(s.device(), s.threads());
-        Duration roundTimeout = Duration.ofMillis(p.roundTimeoutMillis());
+        roundTimeout = Duration.ofMillis(p.roundTimeoutMillis());
         node = M2nNode.start(s.nodeConfig(PodSettings.deploymentId(plan.deployment()), PodSettings.attentionNodeId(s.ordinal()),
                 Addresses.bind(s.bindHost(), plan.attention().address(s.ordinal()))));
         ExpertPlacement placement = new ExpertPlacement(plan.experts().placement(), cfg.numExperts());
@@ -117,12 +118,15 @@ public final class AttentionPod implements AutoCloseable {
     }
 
     /**
-     * Ready when the engine loop runs and a round came back from every expert pod of the plan
-     * in the last {@code within} (the loop runs empty rounds while idle, so this tracks the peers).
+     * Ready when the engine loop runs, the latest round did not fail, and a round came back from
+     * every expert pod of the plan in the last {@code within} plus the round timeout (the loop
+     * runs empty rounds while idle, so this tracks the peers).
      */
     public boolean ready(Duration within) {
+        // A failed round resets lastRoundNanos at once; a slow one (a starved CPU) only counts
+        // against readiness once it could have timed out, so load does not flap readiness.
         long last = client.lastRoundNanos();
-        return loop.isRunning() && last != 0 && System.nanoTime() - last < within.toNanos();
+        return loop.isRunning() && last != 0 && System.nanoTime() - last < within.toNanos() + roundTimeout.toNanos();
     }
 
     public boolean live() {

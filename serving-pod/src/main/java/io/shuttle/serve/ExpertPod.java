@@ -31,6 +31,7 @@ public final class ExpertPod implements AutoCloseable {
     private final ExpertServer server;
     private final Thread serving;
     private final int[] held;
+    private final Duration roundTimeout;
     private final ChromeTrace trace;
 
     /** Loads this pod's experts, joins the M2N mesh and starts serving rounds; Quarkus serves its health and metrics. */
@@ -43,6 +44,7 @@ public final class ExpertPod implements AutoCloseable {
                     + plan.experts().replicas() + " expert pods");
         }
         ServingPlan.Pipeline p = plan.pipeline();
+        roundTimeout = Duration.ofMillis(p.roundTimeoutMillis());
         held = plan.experts().placement().get(s.ordinal()).stream().mapToInt(Integer::intValue).toArray();
         backend = io.shuttle.kernels.Backends.create(s.device(), s.threads());
         ExpertWeights weights = ExpertWeights.load(checkpoint, backend, held);
@@ -75,7 +77,7 @@ public final class ExpertPod implements AutoCloseable {
     /** Ready when the serving thread runs and a round with every attention pod was served in the last {@code within}. */
     public boolean ready(Duration within) {
         long last = server.lastRoundNanos();
-        return serving.isAlive() && last != 0 && System.nanoTime() - last < within.toNanos();
+        return serving.isAlive() && last != 0 && System.nanoTime() - last < within.toNanos() + roundTimeout.toNanos();
     }
 
     public Map<String, Object> stats() {

@@ -102,6 +102,9 @@ public final class LocalCluster implements AutoCloseable {
         byte[] secret = new byte[24];
         new SecureRandom().nextBytes(secret);
         Path secretFile = runDir.resolve("m2n-secret");
+        // Readable by this user only; deleted again by close().
+        Files.createFile(secretFile, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+                java.nio.file.attribute.PosixFilePermissions.fromString("rw-------")));
         Files.writeString(secretFile, HexFormat.of().formatHex(secret));
         LocalCluster cluster = new LocalCluster(spec, runDir, plan);
         try {
@@ -305,6 +308,11 @@ public final class LocalCluster implements AutoCloseable {
                 p.process().destroyForcibly();
                 Thread.currentThread().interrupt();
             }
+        }
+        try {
+            Files.deleteIfExists(runDir.resolve("m2n-secret")); // the logs stay for post-mortems
+        } catch (IOException e) {
+            System.err.println("cannot delete " + runDir.resolve("m2n-secret") + ": " + e.getMessage());
         }
         if (spec.trace() != null) {
             List<Path> parts = new ArrayList<>();

@@ -23,6 +23,9 @@ import io.fabric8.generator.annotation.ValidationRule;
         message = "experts.gpuType needs experts.gpusPerPod ≥ 1 in a manual plan", reason = "FieldValueInvalid")
 @ValidationRule(value = "!has(self.api) || !has(self.api.port) || !has(self.m2n) || ((!has(self.m2n.attentionPort) || self.m2n.attentionPort != self.api.port) && (!has(self.m2n.expertPort) || self.m2n.expertPort != self.api.port))",
         message = "api.port must differ from the M2N ports", reason = "FieldValueInvalid")
+@ValidationRule(value = "!has(self.autoscaling) || !has(self.autoscaling.experts) || !has(self.autoscaling.experts.enabled) || !self.autoscaling.experts.enabled || !has(self.placement) || !has(self.placement.experts)",
+        message = "an explicit placement.experts fixes the expert pod count; it cannot be combined with autoscaling.experts",
+        reason = "FieldValueForbidden")
 public record MoEDeploymentSpec(
         @Required @JsonPropertyDescription("The model to serve.") ModelSpec model,
         @Required @Pattern("^[^\\s]+$") @JsonPropertyDescription("Serving-pod image (runs `shuttle serve`), used by both roles.")
@@ -34,5 +37,7 @@ public record MoEDeploymentSpec(
         @JsonPropertyDescription("Manual sizing or the planner.") PlanSpec plan,
         @JsonPropertyDescription("Expert placement over the expert pods.") PlacementSpec placement,
         @JsonPropertyDescription("Client API.") ApiSpec api,
-        @JsonPropertyDescription("M2N transport between the pools.") M2nSpec m2n) {
+        @JsonPropertyDescription("M2N transport between the pools.") M2nSpec m2n,
+        @JsonPropertyDescription("Autoscaling of each pool from Prometheus metrics (HPA or KEDA) within an attention/expert ratio band.")
+        AutoscalingSpec autoscaling) {
 }

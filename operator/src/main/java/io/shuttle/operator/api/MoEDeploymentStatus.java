@@ -18,9 +18,10 @@ import java.util.List;
  * @param attentionReady     "ready/desired", for the printer column
  * @param expertsReady       "ready/desired", for the printer column
  * @param planSummary        one line, for the printer column
+ * @param autoscaling        the autoscalers in force, when a role autoscales
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public record MoEDeploymentStatus(Long observedGeneration, String phase, List<Condition> conditions, RoleStatus attention,
                                   RoleStatus experts, PlanStatus plan, String endpoint, String attentionReady,
-                                  String expertsReady, String planSummary) {
+                                  String expertsReady, String planSummary, AutoscalingStatus autoscaling) {
 }

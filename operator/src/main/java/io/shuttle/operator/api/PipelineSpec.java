@@ -30,5 +30,15 @@ public record PipelineSpec(
         @Min(1) @Max(1024) @JsonPropertyDescription("Tokens per KV block (default 16).")
         Integer kvBlockSize,
         @Min(10) @Max(600000) @JsonPropertyDescription("How long a round waits for a missing peer before failing, ms (default 5000).")
-        Integer roundTimeoutMillis) {
+        Integer roundTimeoutMillis,
+        @Min(0) @Max(3600)
+        @JsonPropertyDescription("Seconds a stopping pod (scale-in, rollout) keeps finishing its running requests after it stops "
+                + "admitting new ones (env SHUTTLE_DRAIN_SECONDS, default 30); the pod's grace period is this plus 10.")
+        Integer drainSeconds) {
+
+    public static final int DEFAULT_DRAIN_SECONDS = 30;
+
+    public int drainSecondsOrDefault() {
+        return drainSeconds == null ? DEFAULT_DRAIN_SECONDS : drainSeconds;
+    }
 }

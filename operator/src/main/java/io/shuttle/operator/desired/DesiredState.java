@@ -2,29 +2,42 @@ package io.shuttle.operator.desired;
 
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.shuttle.operator.api.MoEDeployment;
+import io.shuttle.operator.api.RoleAutoscalingSpec;
 
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 
 /**
- * Spec + topology → every child except the Secret (created once, see
+ * Spec + topology (+ scaling) → every child except the Secret (created once, see
  * {@link ConfigManifests#m2nSecret}), in the order they are applied: configuration first, then
- * Services, then the StatefulSets that need both, then the PDBs.
+ * Services, then the StatefulSets that need both, then the PDBs, then the autoscalers that target
+ * the StatefulSets.
  */
 public final class DesiredState {
     private DesiredState() {
     }
 
-    /**
-     * @param owner        the deployment (name, namespace, uid, spec)
-     * @param topology     resolved from the spec
-     * @param secretDigest {@link ConfigManifests#secretDigest} of the M2N Secret in force
-     * @param hfImage      downloader image for hf:// models, if configured
-     */
+    /** The children before any StatefulSet exists: autoscaled pools start at their initial counts. */
     public static List<HasMetadata> children(MoEDeployment owner, Topology topology, String secretDigest,
                                              Optional<String> hfImage) {
+        ScalingPlan scaling = ScalingResolver.resolve(owner.getSpec(), topology, OptionalInt.empty(), OptionalInt.empty());
+        return children(owner, TopologyResolver.resized(topology, owner.getSpec().placement(),
+                scaling.attention().replicas(), scaling.experts().replicas()), secretDigest, hfImage, scaling);
+    }
+
+    /**
+     * @param owner        the deployment (name, namespace, uid, spec)
+     * @param topology     resolved from the spec, with the pod counts in force ({@link ScalingPlan})
+     * @param secretDigest {@link ConfigManifests#secretDigest} of the M2N Secret in force
+     * @param hfImage      downloader image for hf:// models, if configured
+     * @param scaling      each pool's size and autoscaler
+     */
+    public static List<HasMetadata> children(MoEDeployment owner, Topology topology, String secretDigest,
+                                             Optional<String> hfImage, ScalingPlan scaling) {
         String name = owner.getMetadata().getName();
         if (name.length() > Names.MAX_NAME_LENGTH) {
             throw new InvalidSpecException("NameTooLong", "the name '" + name + "' has " + name.length()
@@ -34,17 +47,28 @@ public final class DesiredState {
         String planJson = ServingPlanJson.of(name, owner.getMetadata().getNamespace(), topology,
                 ports.attentionM2n(), ports.expertM2n());
         Map<String, String> hashes = new LinkedHashMap<>();
-        // Every pod reads the plan once at start, so a new plan must restart both pools.
+        // Every pod reads the plan once at start, so a new plan (including a new pod count chosen
+        // by an autoscaler) must restart both pools.
         hashes.put(Names.ANNOTATION_PLAN_HASH, ConfigManifests.sha256(planJson).substring(0, 16));
         hashes.put(Names.ANNOTATION_SECRET_HASH, secretDigest);
-        return List.of(
+        List<HasMetadata> children = new ArrayList<>(List.of(
                 ConfigManifests.configMap(owner, topology, planJson),
                 ServiceManifests.headless(owner, Role.ATTENTION, ports),
                 ServiceManifests.headless(owner, Role.EXPERTS, ports),
                 ServiceManifests.client(owner, ports),
-                StatefulSetManifests.statefulSet(owner, topology, Role.ATTENTION, hashes, hfImage),
-                StatefulSetManifests.statefulSet(owner, topology, Role.EXPERTS, hashes, hfImage),
+                StatefulSetManifests.statefulSet(owner, topology, Role.ATTENTION, hashes, hfImage, kept(scaling.attention())),
+                StatefulSetManifests.statefulSet(owner, topology, Role.EXPERTS, hashes, hfImage, kept(scaling.experts())),
                 PdbManifests.pdb(owner, Role.ATTENTION),
-                PdbManifests.pdb(owner, Role.EXPERTS));
+                PdbManifests.pdb(owner, Role.EXPERTS)));
+        for (RoleScaling role : List.of(scaling.attention(), scaling.experts())) {
+            role.autoscaler().ifPresent(a -> children.add(a.providerOrDefault() == RoleAutoscalingSpec.Provider.KEDA
+                    ? AutoscalerManifests.scaledObject(owner, role) : AutoscalerManifests.hpa(owner, role)));
+        }
+        return List.copyOf(children);
+    }
+
+    /** The count the operator keeps, or none when an autoscaler owns it. */
+    private static OptionalInt kept(RoleScaling role) {
+        return role.autoscaled() ? OptionalInt.empty() : OptionalInt.of(role.replicas());
     }
 }

@@ -35,6 +35,11 @@ public final class Names {
         return statefulSet(deployment, role);
     }
 
+    /** A role's HPA or KEDA ScaledObject has the StatefulSet's name (KEDA's own HPA is {@code keda-hpa-<that>}). */
+    public static String autoscaler(String deployment, Role role) {
+        return statefulSet(deployment, role);
+    }
+
     /** The client Service has the deployment's own name. */
     public static String clientService(String deployment) {
         return deployment;

@@ -19,6 +19,7 @@ import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
 import io.shuttle.operator.api.M2nSpec;
 import io.shuttle.operator.api.MoEDeployment;
 import io.shuttle.operator.api.MoEDeploymentSpec;
+import io.shuttle.operator.api.PipelineSpec;
 import io.shuttle.operator.api.RoleSpec;
 
 import java.util.ArrayList;
@@ -44,6 +45,13 @@ public final class PodTemplates {
     public static final String LIVENESS_PATH = "/q/health/live";
     public static final String READINESS_PATH = "/q/health/ready";
     public static final String API_KEY_DIR = "/etc/shuttle/api-key";
+    /**
+     * Seconds a stopping pod waits before it gets SIGTERM, so that the endpoints controller has
+     * taken it out of the client Service and no new request is sent to a pod that no longer admits.
+     */
+    public static final int PRE_STOP_SECONDS = 5;
+    /** Grace beyond the drain: the pre-stop wait, the JVM's shutdown and the last writes. */
+    public static final int GRACE_BEYOND_DRAIN_SECONDS = 10;
     /** StatefulSet pods carry their ordinal in this label (Kubernetes ≥ 1.28). */
     static final String POD_INDEX_LABEL = "apps.kubernetes.io/pod-index";
 
@@ -89,6 +97,11 @@ public final class PodTemplates {
                 // The last log lines become the termination message: the operator reports a
                 // crash loop with its cause without needing pods/log access.
                 .withTerminationMessagePolicy("FallbackToLogsOnError")
+                // Scale-in and rollouts drain: the pre-stop wait lets the pod leave the Service,
+                // then SIGTERM stops admission and the runtime finishes running requests for up to
+                // SHUTTLE_DRAIN_SECONDS (the sleep action needs Kubernetes ≥ 1.30).
+                .withNewLifecycle().withNewPreStop().withNewSleep().withSeconds((long) PRE_STOP_SECONDS).endSleep()
+                .endPreStop().endLifecycle()
                 .build();
 
         return new PodTemplateSpecBuilder()
@@ -97,7 +110,7 @@ public final class PodTemplates {
                 .withAutomountServiceAccountToken(false)
                 .withEnableServiceLinks(false)
                 .withSecurityContext(security.pod())
-                .withTerminationGracePeriodSeconds(role == Role.ATTENTION ? 60L : 30L)
+                .withTerminationGracePeriodSeconds((long) drainSeconds(spec) + GRACE_BEYOND_DRAIN_SECONDS)
                 .withNodeSelector(nodeSelector(roleSpec, layout))
                 .withTolerations(roleSpec.tolerations() == null ? List.of() : roleSpec.tolerations())
                 .withAffinity(roleSpec.affinity())
@@ -122,6 +135,7 @@ public final class PodTemplates {
         M2nSpec.Transport transport = spec.m2n() == null || spec.m2n().transport() == null
                 ? M2nSpec.Transport.AUTO : spec.m2n().transport();
         env.add(value("SHUTTLE_TRANSPORT", transport.name().toLowerCase(Locale.ROOT)));
+        env.add(value("SHUTTLE_DRAIN_SECONDS", Integer.toString(drainSeconds(spec))));
         if (role == Role.ATTENTION && spec.api() != null && spec.api().apiKeySecret() != null) {
             env.add(value("SHUTTLE_API_KEY_FILE", API_KEY_DIR + "/" + spec.api().apiKeySecret().key()));
         }
@@ -130,6 +144,11 @@ public final class PodTemplates {
             env.addAll(roleSpec.env());
         }
         return env;
+    }
+
+    /** {@code pipeline.drainSeconds}, default {@value PipelineSpec#DEFAULT_DRAIN_SECONDS}. */
+    public static int drainSeconds(MoEDeploymentSpec spec) {
+        return spec.pipeline() == null ? PipelineSpec.DEFAULT_DRAIN_SECONDS : spec.pipeline().drainSecondsOrDefault();
     }
 
     /** The root filesystem is read-only: HOME, the JVM's temp files and DJL's native cache go to /tmp. */

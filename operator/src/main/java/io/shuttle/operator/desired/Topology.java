@@ -4,6 +4,7 @@ import io.shuttle.operator.planner.DeploymentPlan;
 
 import java.util.List;
 import java.util.Optional;
+import java.util.OptionalDouble;
 
 /**
  * The resolved deployment: what the spec (and the planner, for plan.mode auto) decided.
@@ -14,9 +15,11 @@ import java.util.Optional;
  * @param pipeline  pipeline limits written to the plan file
  * @param placement expert ids per expert pod
  * @param planned   the planner's choice, when plan.mode is auto
+ * @param balanceAttentionPods the paper's BALANCE {@code n_a = k1·E/(k3·K)} for the planner's
+ *                  choice ({@code PlanEstimate.balanceAttentionPods}), when the planner gave one
  */
 public record Topology(ModelFacts model, RoleLayout attention, RoleLayout experts, PipelineLimits pipeline,
-                       List<List<Integer>> placement, Optional<DeploymentPlan> planned) {
+                       List<List<Integer>> placement, Optional<DeploymentPlan> planned, OptionalDouble balanceAttentionPods) {
 
     public Topology {
         placement = placement.stream().map(List::copyOf).toList();

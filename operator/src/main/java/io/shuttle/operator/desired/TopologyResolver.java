@@ -10,6 +10,7 @@ import io.shuttle.operator.api.RoleSpec;
 import io.shuttle.operator.planner.DeploymentPlan;
 import io.shuttle.operator.planner.GpuCatalog;
 import io.shuttle.operator.planner.GpuType;
+import io.shuttle.operator.planner.PlanEstimate;
 import io.shuttle.operator.planner.PlanInfeasibleException;
 import io.shuttle.operator.planner.PlanRequest;
 
@@ -17,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.OptionalInt;
 import java.util.function.Function;
 
@@ -29,11 +31,38 @@ public final class TopologyResolver {
     static final int DEFAULT_MANUAL_MICRO_BATCHES = 2;
     static final int DEFAULT_MAX_BATCH = 512;
 
-    private final Function<PlanRequest, List<DeploymentPlan>> planner;
+    private final BestSearch planner;
+
+    /** The planner's best plan and its BALANCE value, when the search reports one. */
+    private record Best(DeploymentPlan plan, OptionalDouble balanceAttentionPods) {
+    }
+
+    /** The plan search reduced to its best plan. */
+    @FunctionalInterface
+    private interface BestSearch {
+        Best apply(PlanRequest request);
+    }
 
     /** @param planner the plan search (best first), e.g. {@code new Planner()::plan} */
     public TopologyResolver(Function<PlanRequest, List<DeploymentPlan>> planner) {
+        this.planner = r -> new Best(planner.apply(r).getFirst(), OptionalDouble.empty());
+    }
+
+    private TopologyResolver(BestSearch planner) {
         this.planner = planner;
+    }
+
+    /**
+     * A resolver on the planner's full search ({@code new Planner()::search}), which also keeps
+     * the paper's BALANCE value of the chosen plan for the autoscaling ratio band.
+     */
+    public static TopologyResolver withEstimates(Function<PlanRequest, List<PlanEstimate>> search) {
+        return new TopologyResolver((BestSearch) r -> {
+            PlanEstimate best = search.apply(r).getFirst();
+            double balance = best.balanceAttentionPods();
+            return new Best(best.plan(), Double.isFinite(balance) && balance > 0 ? OptionalDouble.of(balance)
+                    : OptionalDouble.empty());
+        });
     }
 
     public Topology resolve(MoEDeploymentSpec spec) {
@@ -42,15 +71,18 @@ public final class TopologyResolver {
         }
         ModelFacts model = ModelFacts.of(spec.model());
         PlanSpec plan = spec.plan() == null ? new PlanSpec(null, null, null, null, null) : spec.plan();
-        PipelineSpec pipeline = spec.pipeline() == null ? new PipelineSpec(null, null, null, null, null, null, null, null)
+        PipelineSpec pipeline = spec.pipeline() == null ? new PipelineSpec(null, null, null, null, null, null, null, null, null)
                 : spec.pipeline();
         Topology.RoleLayout attention;
         Topology.RoleLayout experts;
         Optional<DeploymentPlan> planned;
+        OptionalDouble balance = OptionalDouble.empty();
         int microBatches;
         int batch;
         if (plan.modeOrDefault() == PlanSpec.Mode.AUTO) {
-            DeploymentPlan best = search(spec, plan, pipeline, model);
+            Best found = search(spec, plan, pipeline, model);
+            DeploymentPlan best = found.plan();
+            balance = found.balanceAttentionPods();
             planned = Optional.of(best);
             attention = new Topology.RoleLayout(best.attention().pods(), best.attention().tp(), Optional.of(best.attention().gpu()));
             experts = new Topology.RoleLayout(best.experts().pods(), best.experts().tp(), Optional.of(best.experts().gpu()));
@@ -65,14 +97,29 @@ public final class TopologyResolver {
         }
         Topology.PipelineLimits limits = limits(pipeline, microBatches, batch, model);
         List<List<Integer>> placement = placement(spec.placement(), model.shape().experts(), experts.pods());
-        return new Topology(model, attention, experts, limits, placement, planned);
+        return new Topology(model, attention, experts, limits, placement, planned, balance);
+    }
+
+    /**
+     * The same deployment with other pod counts (the live counts an autoscaler chose): the expert
+     * placement is made again for the new expert pod count, the rest is kept.
+     */
+    public static Topology resized(Topology t, PlacementSpec placement, int attentionPods, int expertPods) {
+        if (t.attention().pods() == attentionPods && t.experts().pods() == expertPods) {
+            return t;
+        }
+        Topology.RoleLayout a = new Topology.RoleLayout(attentionPods, t.attention().gpusPerPod(), t.attention().gpuType());
+        Topology.RoleLayout e = new Topology.RoleLayout(expertPods, t.experts().gpusPerPod(), t.experts().gpuType());
+        List<List<Integer>> p = expertPods == t.experts().pods() ? t.placement()
+                : placement(placement, t.model().shape().experts(), expertPods);
+        return new Topology(t.model(), a, e, t.pipeline(), p, t.planned(), t.balanceAttentionPods());
     }
 
     private static Topology.RoleLayout manual(RoleSpec role) {
         return new Topology.RoleLayout(role.replicasOrDefault(), role.gpusOrDefault(), Optional.ofNullable(role.gpuType()));
     }
 
-    private DeploymentPlan search(MoEDeploymentSpec spec, PlanSpec plan, PipelineSpec pipeline, ModelFacts model) {
+    private Best search(MoEDeploymentSpec spec, PlanSpec plan, PipelineSpec pipeline, ModelFacts model) {
         if (plan.sloTbtMs() == null) {
             throw new InvalidSpecException("InvalidPlan", "plan.mode auto needs plan.sloTbtMs");
         }
@@ -83,9 +130,8 @@ public final class TopologyResolver {
                 ? OptionalInt.of(pipeline.microBatches().getIntVal()) : OptionalInt.empty();
         double avgSeqLen = plan.avgSeqLen() == null ? PlanRequest.DEFAULT_AVG_SEQ_LEN : plan.avgSeqLen();
         try {
-            List<DeploymentPlan> plans = planner.apply(new PlanRequest(model.shape(), attentionGpu, expertGpu,
-                    plan.sloTbtMs(), avgSeqLen, catalog, m));
-            return plans.getFirst();
+            return planner.apply(new PlanRequest(model.shape(), attentionGpu, expertGpu, plan.sloTbtMs(), avgSeqLen,
+                    catalog, m));
         } catch (PlanInfeasibleException e) {
             throw new InvalidSpecException("PlanInfeasible", e.getMessage());
         } catch (IllegalArgumentException e) {

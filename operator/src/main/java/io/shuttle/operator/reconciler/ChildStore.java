@@ -1,6 +1,8 @@
 package io.shuttle.operator.reconciler;
 
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 
 import java.util.Optional;
 
@@ -13,6 +15,28 @@ public interface ChildStore {
     /** Creates a child that does not exist yet. */
     <T extends HasMetadata> T create(T desired);
 
-    /** Brings an existing child to the desired content (server-side apply, or an update in tests). */
+    /**
+     * Brings an existing child to the desired content (server-side apply, or an update in tests).
+     * A {@code resourceVersion} set on {@code desired} is a precondition in both modes.
+     */
     <T extends HasMetadata> T apply(T desired, T actual);
+
+    /** Deletes a child (absent already is fine). */
+    <T extends HasMetadata> void delete(Class<T> type, String name);
+
+    /**
+     * Whether the cluster serves a kind the operator has no Java class for (KEDA's ScaledObject).
+     * Children of such kinds are read and written on the API directly, not through a cache.
+     */
+    boolean serves(ResourceDefinitionContext kind);
+
+    /** The live custom child, empty when absent or when the cluster does not serve the kind. */
+    Optional<GenericKubernetesResource> getCustom(ResourceDefinitionContext kind, String name);
+
+    GenericKubernetesResource createCustom(ResourceDefinitionContext kind, GenericKubernetesResource desired);
+
+    GenericKubernetesResource applyCustom(ResourceDefinitionContext kind, GenericKubernetesResource desired,
+                                          GenericKubernetesResource actual);
+
+    void deleteCustom(ResourceDefinitionContext kind, String name);
 }

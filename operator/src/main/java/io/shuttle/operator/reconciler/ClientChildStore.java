@@ -1,7 +1,9 @@
 package io.shuttle.operator.reconciler;
 
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.shuttle.operator.desired.Names;
 
 import java.util.Optional;
@@ -33,10 +35,41 @@ public final class ClientChildStore implements ChildStore {
         if (serverSideApply) {
             return ssa(desired);
         }
-        if (actual != null) {
+        if (actual != null && desired.getMetadata().getResourceVersion() == null) {
             desired.getMetadata().setResourceVersion(actual.getMetadata().getResourceVersion());
         }
         return client.resource(desired).update();
+    }
+
+    @Override
+    public <T extends HasMetadata> void delete(Class<T> type, String name) {
+        client.resources(type).inNamespace(namespace).withName(name).delete();
+    }
+
+    @Override
+    public boolean serves(ResourceDefinitionContext kind) {
+        return CustomKinds.served(client, kind);
+    }
+
+    @Override
+    public Optional<GenericKubernetesResource> getCustom(ResourceDefinitionContext kind, String name) {
+        return CustomChildren.get(client, namespace, kind, name);
+    }
+
+    @Override
+    public GenericKubernetesResource createCustom(ResourceDefinitionContext kind, GenericKubernetesResource desired) {
+        return CustomChildren.create(client, namespace, kind, desired, serverSideApply);
+    }
+
+    @Override
+    public GenericKubernetesResource applyCustom(ResourceDefinitionContext kind, GenericKubernetesResource desired,
+                                                 GenericKubernetesResource actual) {
+        return CustomChildren.apply(client, namespace, kind, desired, actual, serverSideApply);
+    }
+
+    @Override
+    public void deleteCustom(ResourceDefinitionContext kind, String name) {
+        client.genericKubernetesResources(kind).inNamespace(namespace).withName(name).delete();
     }
 
     private <T extends HasMetadata> T ssa(T desired) {

@@ -1,7 +1,9 @@
 package io.shuttle.operator.reconciler;
 
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.shuttle.operator.api.MoEDeployment;
 
@@ -12,7 +14,8 @@ import java.util.Optional;
 /**
  * A {@link ChildStore} on JOSDK's informer caches. Writes go through
  * {@code context.resourceOperations()}, which puts the answer into the cache, so the next
- * reconcile sees its own writes instead of re-applying them.
+ * reconcile sees its own writes instead of re-applying them. Custom kinds (KEDA's ScaledObject)
+ * have no informer, since the kind may not exist on the cluster: they are read on the API.
  */
 final class ContextChildStore implements ChildStore {
     private final Context<MoEDeployment> context;
@@ -53,9 +56,40 @@ final class ContextChildStore implements ChildStore {
         if (serverSideApply) {
             return context.resourceOperations().serverSideApply(desired);
         }
-        if (actual != null) {
+        if (actual != null && desired.getMetadata().getResourceVersion() == null) {
             desired.getMetadata().setResourceVersion(actual.getMetadata().getResourceVersion());
         }
         return context.resourceOperations().update(desired);
+    }
+
+    @Override
+    public <T extends HasMetadata> void delete(Class<T> type, String name) {
+        context.getClient().resources(type).inNamespace(namespace).withName(name).delete();
+    }
+
+    @Override
+    public boolean serves(ResourceDefinitionContext kind) {
+        return CustomKinds.served(context.getClient(), kind);
+    }
+
+    @Override
+    public Optional<GenericKubernetesResource> getCustom(ResourceDefinitionContext kind, String name) {
+        return CustomChildren.get(context.getClient(), namespace, kind, name);
+    }
+
+    @Override
+    public GenericKubernetesResource createCustom(ResourceDefinitionContext kind, GenericKubernetesResource desired) {
+        return CustomChildren.create(context.getClient(), namespace, kind, desired, serverSideApply);
+    }
+
+    @Override
+    public GenericKubernetesResource applyCustom(ResourceDefinitionContext kind, GenericKubernetesResource desired,
+                                                 GenericKubernetesResource actual) {
+        return CustomChildren.apply(context.getClient(), namespace, kind, desired, actual, serverSideApply);
+    }
+
+    @Override
+    public void deleteCustom(ResourceDefinitionContext kind, String name) {
+        context.getClient().genericKubernetesResources(kind).inNamespace(namespace).withName(name).delete();
     }
 }

@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -36,7 +37,9 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Reconciles a {@code MoEDeployment} into its ConfigMap, Secret, Services, StatefulSets and PDBs.
+ * Reconciles a {@code MoEDeployment} into its ConfigMap, Secret, Services, StatefulSets, PDBs and,
+ * for autoscaled pools, HPAs or KEDA ScaledObjects. A StatefulSet event (an autoscaler changed
+ * its replicas) reconciles too: the new count goes into the plan and the other pool's bounds.
  *
  * <p>Why explicit apply instead of JOSDK dependent resources: the plan must be resolved once,
  * before any child is touched, and an invalid plan must stop every child from changing (no
@@ -57,7 +60,7 @@ public class MoEDeploymentReconciler implements Reconciler<MoEDeployment> {
 
     @Inject
     public MoEDeploymentReconciler(OperatorConfig config) {
-        this(config, new TopologyResolver(new Planner()::plan), new SecureRandom(), Clock.systemUTC());
+        this(config, TopologyResolver.withEstimates(new Planner()::search), new SecureRandom(), Clock.systemUTC());
     }
 
     public MoEDeploymentReconciler(OperatorConfig config, TopologyResolver resolver, SecureRandom random, Clock clock) {
@@ -71,7 +74,7 @@ public class MoEDeploymentReconciler implements Reconciler<MoEDeployment> {
     public List<EventSource<?, MoEDeployment>> prepareEventSources(EventSourceContext<MoEDeployment> context) {
         List<EventSource<?, MoEDeployment>> sources = new ArrayList<>();
         for (Class<? extends HasMetadata> type : List.of(ConfigMap.class, Secret.class, Service.class, StatefulSet.class,
-                PodDisruptionBudget.class)) {
+                PodDisruptionBudget.class, HorizontalPodAutoscaler.class)) {
             sources.add(owned(type, context));
         }
         sources.add(new InformerEventSource<>(InformerEventSourceConfiguration.from(Pod.class, MoEDeployment.class)
@@ -101,7 +104,9 @@ public class MoEDeploymentReconciler implements Reconciler<MoEDeployment> {
         StatusAggregator.Observed observed = new StatusAggregator.Observed(
                 store.get(StatefulSet.class, Names.statefulSet(name, Role.ATTENTION)),
                 store.get(StatefulSet.class, Names.statefulSet(name, Role.EXPERTS)),
-                context.getSecondaryResources(Pod.class).stream().toList());
+                context.getSecondaryResources(Pod.class).stream().toList(),
+                store.get(HorizontalPodAutoscaler.class, Names.autoscaler(name, Role.ATTENTION)),
+                store.get(HorizontalPodAutoscaler.class, Names.autoscaler(name, Role.EXPERTS)));
         MoEDeploymentStatus status = StatusAggregator.status(resource, outcome, observed, clock.instant());
         boolean ready = "Ready".equals(status.phase());
         UpdateControl<MoEDeployment> control;
@@ -119,9 +124,9 @@ public class MoEDeploymentReconciler implements Reconciler<MoEDeployment> {
     StatusAggregator.Outcome apply(MoEDeployment resource, ChildStore store) {
         try {
             Topology topology = topologies.resolve(resource.getSpec());
-            children.reconcile(resource, topology, store);
-            return new StatusAggregator.Outcome.Applied(topology,
-                    ServiceManifests.endpoint(resource, Ports.of(resource.getSpec())));
+            ChildReconciler.Result result = children.reconcile(resource, topology, store);
+            return new StatusAggregator.Outcome.Applied(result.topology(),
+                    ServiceManifests.endpoint(resource, Ports.of(resource.getSpec())), result.scaling());
         } catch (InvalidSpecException e) {
             return new StatusAggregator.Outcome.Rejected(e.reason(), e.getMessage());
         }

@@ -4,10 +4,15 @@ import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.shuttle.operator.api.AutoscalingStatus;
+import io.shuttle.operator.api.RoleAutoscalingStatus;
 import io.shuttle.operator.api.MoEDeployment;
 import io.shuttle.operator.api.MoEDeploymentStatus;
 import io.shuttle.operator.api.PlanStatus;
 import io.shuttle.operator.api.RoleStatus;
+import io.shuttle.operator.desired.RoleScaling;
+import io.shuttle.operator.desired.ScalingPlan;
 import io.shuttle.operator.desired.Topology;
 import io.shuttle.operator.planner.DeploymentPlan;
 
@@ -32,7 +37,7 @@ public final class StatusAggregator {
     /** What reconciling the spec came to. */
     public sealed interface Outcome {
         /** The children are in place for this topology. */
-        record Applied(Topology topology, String endpoint) implements Outcome {
+        record Applied(Topology topology, String endpoint, ScalingPlan scaling) implements Outcome {
         }
 
         /** The spec was refused; nothing was changed. */
@@ -41,7 +46,8 @@ public final class StatusAggregator {
     }
 
     /** The live objects the status is read from. */
-    public record Observed(Optional<StatefulSet> attention, Optional<StatefulSet> experts, List<Pod> pods) {
+    public record Observed(Optional<StatefulSet> attention, Optional<StatefulSet> experts, List<Pod> pods,
+                           Optional<HorizontalPodAutoscaler> attentionHpa, Optional<HorizontalPodAutoscaler> expertsHpa) {
     }
 
     private StatusAggregator() {
@@ -56,9 +62,11 @@ public final class StatusAggregator {
         PlanStatus plan;
         String endpoint;
         String phase;
+        AutoscalingStatus autoscaling;
         if (outcome instanceof Outcome.Rejected r) {
             plan = old == null ? null : old.plan();
             endpoint = old == null ? null : old.endpoint();
+            autoscaling = old == null ? null : old.autoscaling();
             conditions.add(condition(PLANNED, false, r.reason(), r.message()));
             conditions.add(condition(DEGRADED, true, "InvalidSpec", r.reason() + ": " + r.message()));
             conditions.add(condition(READY, attention.desired() > 0 && isReady(attention) && isReady(experts),
@@ -69,6 +77,7 @@ public final class StatusAggregator {
             Outcome.Applied a = (Outcome.Applied) outcome;
             plan = plan(a.topology());
             endpoint = a.endpoint();
+            autoscaling = autoscaling(a.scaling(), observed);
             conditions.add(condition(PLANNED, true, a.topology().planned().isPresent() ? "PlannerChose" : "ManualPlan",
                     summary(plan)));
             boolean ready = isReady(attention) && isReady(experts) && observed.attention().isPresent()
@@ -88,7 +97,39 @@ public final class StatusAggregator {
         }
         conditions = keepTransitionTimes(conditions, old, generation, now);
         return new MoEDeploymentStatus(generation, phase, conditions, attention, experts, plan, endpoint,
-                attention.ready() + "/" + attention.desired(), experts.ready() + "/" + experts.desired(), summary(plan));
+                attention.ready() + "/" + attention.desired(), experts.ready() + "/" + experts.desired(), summary(plan),
+                autoscaling);
+    }
+
+    /** The autoscalers in force with their bounds, and the HPA's view of current and desired pods. */
+    static AutoscalingStatus autoscaling(ScalingPlan scaling, Observed observed) {
+        if (!scaling.anyAutoscaled()) {
+            return null;
+        }
+        return new AutoscalingStatus(
+                autoscaler(scaling.attention(), observed.attentionHpa(), observed.attention()),
+                autoscaler(scaling.experts(), observed.expertsHpa(), observed.experts()),
+                scaling.band().toString(), scaling.note().orElse(null));
+    }
+
+    private static RoleAutoscalingStatus autoscaler(RoleScaling role, Optional<HorizontalPodAutoscaler> hpa,
+                                                    Optional<StatefulSet> set) {
+        if (!role.autoscaled()) {
+            return null;
+        }
+        Integer current = null;
+        Integer desired = null;
+        var hpaStatus = hpa.map(HorizontalPodAutoscaler::getStatus);
+        if (hpaStatus.isPresent()) {
+            current = hpaStatus.get().getCurrentReplicas();
+            desired = hpaStatus.get().getDesiredReplicas();
+        } else if (set.isPresent()) {
+            // KEDA's own HPA is not watched; the StatefulSet shows what it last decided.
+            current = set.get().getStatus() == null ? null : set.get().getStatus().getReplicas();
+            desired = set.get().getSpec().getReplicas();
+        }
+        String provider = role.autoscaler().orElseThrow().providerOrDefault().name().toLowerCase(java.util.Locale.ROOT);
+        return new RoleAutoscalingStatus(provider, role.minReplicas(), role.maxReplicas(), current, desired);
     }
 
     private static RoleStatus role(Optional<StatefulSet> set) {

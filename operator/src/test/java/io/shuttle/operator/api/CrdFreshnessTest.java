@@ -53,6 +53,36 @@ class CrdFreshnessTest {
         assertEquals(1, replicas.getMinimum().intValue());
     }
 
+    @Test
+    void autoscalingIsValidatedByTheSchemaAndCel() throws Exception {
+        Path committed = Path.of(System.getProperty("shuttle.crds.dir", "../crds")).resolve(FILE);
+        CustomResourceDefinition crd = Serialization.unmarshal(Files.readString(committed), CustomResourceDefinition.class);
+        var spec = crd.getSpec().getVersions().getFirst().getSchema().getOpenAPIV3Schema().getProperties().get("spec");
+        var autoscaling = spec.getProperties().get("autoscaling");
+        for (String role : java.util.List.of("attention", "experts")) {
+            var r = autoscaling.getProperties().get(role);
+            assertEquals(java.util.List.of("hpa", "keda"), r.getProperties().get("provider").getEnum().stream()
+                    .map(n -> n.asText()).toList());
+            assertEquals(1, r.getProperties().get("minReplicas").getMinimum().intValue());
+            var rules = r.getXKubernetesValidations().stream().map(v -> v.getRule()).toList();
+            assertTrue(rules.stream().anyMatch(x -> x.contains("self.minReplicas <= self.maxReplicas")), rules.toString());
+            assertTrue(rules.stream().anyMatch(x -> x.contains("has(self.metric) && has(self.target)")), rules.toString());
+            assertTrue(rules.stream().anyMatch(x -> x.contains("has(self.serverAddress)")), rules.toString());
+        }
+        assertTrue(autoscaling.getProperties().get("ratio").getXKubernetesValidations().getFirst().getRule()
+                .contains("self.min <= self.max"));
+        assertTrue(spec.getXKubernetesValidations().stream().anyMatch(v -> v.getRule().contains("self.autoscaling.experts.enabled")),
+                "explicit placement and expert autoscaling exclude each other");
+        assertEquals(0, spec.getProperties().get("pipeline").getProperties().get("drainSeconds").getMinimum().intValue());
+        assertTrue(version(crd).getSchema().getOpenAPIV3Schema().getProperties().get("status").getProperties()
+                .containsKey("autoscaling"));
+    }
+
+    private static io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionVersion version(
+            CustomResourceDefinition crd) {
+        return crd.getSpec().getVersions().getFirst();
+    }
+
     private static String howToRefresh() {
         return "run ./mvnw -pl operator -am test -Dtest=CrdFreshnessTest -Dshuttle.crds.update=true "
                 + "-Dsurefire.failIfNoSpecifiedTests=false and commit crds/" + FILE;

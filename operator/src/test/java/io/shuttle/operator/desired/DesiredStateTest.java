@@ -137,7 +137,7 @@ class DesiredStateTest {
         MoEDeployment after = Specs.tiny();
         after.setSpec(new io.shuttle.operator.api.MoEDeploymentSpec(before.getSpec().model(), before.getSpec().image(),
                 before.getSpec().attention(), withReplicas(before.getSpec().experts(), 4), before.getSpec().pipeline(),
-                before.getSpec().plan(), before.getSpec().placement(), before.getSpec().api(), before.getSpec().m2n()));
+                before.getSpec().plan(), before.getSpec().placement(), before.getSpec().api(), before.getSpec().m2n(), before.getSpec().autoscaling()));
         ConfigMap cmBefore = find(children(before), ConfigMap.class, "demo-plan");
         ConfigMap cmAfter = find(children(after), ConfigMap.class, "demo-plan");
         assertEquals("[ [ 0, 2 ], [ 1, 3 ] ]\n", cmBefore.getData().get("placement.json"));

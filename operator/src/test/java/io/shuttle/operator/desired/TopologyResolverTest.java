@@ -19,7 +19,7 @@ class TopologyResolverTest {
 
     private static MoEDeploymentSpec with(MoEDeploymentSpec s, int experts, PlacementSpec placement, PlanSpec plan) {
         return new MoEDeploymentSpec(s.model(), s.image(), s.attention(), DesiredStateTest.withReplicas(s.experts(), experts),
-                s.pipeline(), plan, placement, s.api(), s.m2n());
+                s.pipeline(), plan, placement, s.api(), s.m2n(), s.autoscaling());
     }
 
     @Test
@@ -56,7 +56,7 @@ class TopologyResolverTest {
     void anUnknownGpuTypeIsRejected() {
         MoEDeploymentSpec s = Specs.mixtral().getSpec();
         var bad = new MoEDeploymentSpec(s.model(), s.image(), new io.shuttle.operator.api.RoleSpec(null, null, "B300", null,
-                null, null, null, null), s.experts(), s.pipeline(), s.plan(), s.placement(), s.api(), s.m2n());
+                null, null, null, null), s.experts(), s.pipeline(), s.plan(), s.placement(), s.api(), s.m2n(), s.autoscaling());
         var e = assertThrows(InvalidSpecException.class, () -> resolver.resolve(bad));
         assertEquals("UnknownGpuType", e.reason());
         assertTrue(e.getMessage().contains("B300") && e.getMessage().contains("plan.gpuCatalog"), e.getMessage());

@@ -9,6 +9,8 @@ import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.apps.StatefulSetStatusBuilder;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscalerStatusBuilder;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
@@ -157,10 +159,10 @@ class MoEDeploymentReconcilerTest {
         String hashBefore = get(StatefulSet.class, "demo-attention").getSpec().getTemplate().getMetadata().getAnnotations()
                 .get("shuttle.io/plan-sha256");
         edit("demo", s -> new MoEDeploymentSpec(s.model(), s.image(), DesiredStateTestAccess.withReplicas(s.attention(), 3),
-                s.experts(), s.pipeline(), s.plan(), s.placement(), s.api(), s.m2n()));
+                s.experts(), s.pipeline(), s.plan(), s.placement(), s.api(), s.m2n(), s.autoscaling()));
         await().atMost(WAIT).untilAsserted(() -> assertEquals(3, get(StatefulSet.class, "demo-attention").getSpec().getReplicas()));
         edit("demo", s -> new MoEDeploymentSpec(s.model(), "registry.example/shuttle:0.2", s.attention(),
-                DesiredStateTestAccess.withReplicas(s.experts(), 4), s.pipeline(), s.plan(), s.placement(), s.api(), s.m2n()));
+                DesiredStateTestAccess.withReplicas(s.experts(), 4), s.pipeline(), s.plan(), s.placement(), s.api(), s.m2n(), s.autoscaling()));
         await().atMost(WAIT).untilAsserted(() -> {
             StatefulSet experts = get(StatefulSet.class, "demo-experts");
             assertEquals(4, experts.getSpec().getReplicas());
@@ -175,11 +177,44 @@ class MoEDeploymentReconcilerTest {
     }
 
     @Test
+    void theOperatorFollowsAnAutoscalersScaleInsteadOfRevertingIt() throws Exception {
+        create(Specs.withAutoscaling(Specs.tiny(), new io.shuttle.operator.api.AutoscalingSpec(
+                Specs.hpa(1, 4, "shuttle_requests_waiting", "4"), null, null)));
+        await().atMost(WAIT).untilAsserted(() -> {
+            assertNotNull(get(HorizontalPodAutoscaler.class, "demo-attention"));
+            assertNotNull(live("demo").getStatus());
+            assertEquals("hpa", live("demo").getStatus().autoscaling().attention().provider());
+        });
+        String hash = get(StatefulSet.class, "demo-attention").getSpec().getTemplate().getMetadata().getAnnotations()
+                .get("shuttle.io/plan-sha256");
+        // the HPA scales the attention pool to 3 and reports it
+        client.apps().statefulSets().inNamespace(NS).withName("demo-attention").edit(s -> {
+            s.getSpec().setReplicas(3);
+            return s;
+        });
+        HorizontalPodAutoscaler hpa = get(HorizontalPodAutoscaler.class, "demo-attention");
+        hpa.setStatus(new HorizontalPodAutoscalerStatusBuilder().withCurrentReplicas(3).withDesiredReplicas(3).build());
+        client.resource(hpa).updateStatus();
+        ObjectMapper json = new ObjectMapper();
+        await().atMost(WAIT).untilAsserted(() -> {
+            assertEquals(3, json.readTree(get(ConfigMap.class, "demo-plan").getData().get("plan.json"))
+                    .path("attention").path("replicas").asInt(), "the plan follows the live count");
+            assertNotEquals(hash, get(StatefulSet.class, "demo-attention").getSpec().getTemplate().getMetadata()
+                    .getAnnotations().get("shuttle.io/plan-sha256"));
+            var status = live("demo").getStatus().autoscaling();
+            assertEquals(3, status.attention().currentReplicas());
+            assertEquals(List.of(1, 4), List.of(status.attention().minReplicas(), status.attention().maxReplicas()));
+            assertEquals("0.5-2", status.ratio());
+        });
+        assertEquals(3, get(StatefulSet.class, "demo-attention").getSpec().getReplicas(), "not reverted to the spec's 2");
+    }
+
+    @Test
     void anInvalidSpecBuildsNothingAndSaysWhy() {
         MoEDeployment bad = Specs.tiny();
         MoEDeploymentSpec s = bad.getSpec();
         bad.setSpec(new MoEDeploymentSpec(s.model(), s.image(), s.attention(), DesiredStateTestAccess.withReplicas(s.experts(), 5),
-                s.pipeline(), s.plan(), new PlacementSpec(new io.fabric8.kubernetes.api.model.IntOrString(1), null), s.api(), s.m2n()));
+                s.pipeline(), s.plan(), new PlacementSpec(new io.fabric8.kubernetes.api.model.IntOrString(1), null), s.api(), s.m2n(), s.autoscaling()));
         create(bad);
         await().atMost(WAIT).untilAsserted(() -> {
             assertEquals("False/InvalidPlacement", condition("demo", "Planned"));

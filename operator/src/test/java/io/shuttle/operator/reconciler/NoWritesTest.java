@@ -69,7 +69,7 @@ class NoWritesTest {
         MoEDeploymentSpec s = d.getSpec();
         d.setSpec(new MoEDeploymentSpec(s.model(), s.image(),
                 io.shuttle.operator.desired.DesiredStateTestAccess.withReplicas(s.attention(), 3), s.experts(),
-                s.pipeline(), s.plan(), s.placement(), s.api(), s.m2n()));
+                s.pipeline(), s.plan(), s.placement(), s.api(), s.m2n(), s.autoscaling()));
         reconciler.apply(d, store);
         List<String> w = writes(drain());
         assertEquals(List.of(
