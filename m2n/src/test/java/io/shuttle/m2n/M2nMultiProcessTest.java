@@ -34,8 +34,16 @@ class M2nMultiProcessTest {
         }
     }
 
+    /**
+     * How long a silent peer is tolerated. Generous by default: these tests check bytes and
+     * membership, and on a loaded 2-core CI machine a starved child JVM can miss 3 s of
+     * heartbeats; the kill test sets the production default back to measure detection.
+     */
+    private long peerTimeoutMillis = 15_000;
+
     private ChildJvm start(String name, String secretHex, String... args) throws IOException {
-        ChildJvm c = new ChildJvm(name, Map.of("M2N_SECRET", secretHex), args);
+        ChildJvm c = new ChildJvm(name, Map.of("M2N_SECRET", secretHex,
+                "M2N_PEER_TIMEOUT_MS", Long.toString(peerTimeoutMillis)), args);
         children.add(c);
         return c;
     }
@@ -109,6 +117,7 @@ class M2nMultiProcessTest {
     @ParameterizedTest
     @EnumSource(value = TransportKind.class, names = {"TCP", "UCX"})
     void senderKilledMidRunFailsTheRoundInTimeAndOthersGoOn(TransportKind kind) throws Exception {
+        peerTimeoutMillis = 3_000; // NodeConfig's default: detection time is what this test measures
         require(kind);
         String t = kind.name().toLowerCase();
         int rounds = 40;

@@ -46,8 +46,9 @@ public final class PeerMain {
         int me = Integer.parseInt(args[1]);
         TransportKind kind = TransportKind.parse(args[2]);
         byte[] secret = HexFormat.of().parseHex(System.getenv("M2N_SECRET"));
+        String peerTimeout = System.getenv().getOrDefault("M2N_PEER_TIMEOUT_MS", "3000");
         NodeConfig config = NodeConfig.of(DEPLOYMENT, me, secret).withTransport(kind).withUcxNetDevices("lo")
-                .withMaxPoolBytes(2L << 30);
+                .withMaxPoolBytes(2L << 30).withPeerTimeout(Duration.ofMillis(Long.parseLong(peerTimeout)));
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         int code;
         try (M2nNode node = M2nNode.start(config)) {
