@@ -231,6 +231,36 @@ public final class M2nNode implements AutoCloseable {
     }
 
     /**
+     * Waits for one message of (kind, layer, micro-batch) from each of {@code senders}, taking
+     * each sender's newest whatever its step (older ones are dropped): for receivers whose senders
+     * number their steps independently. The round's key has step -1; each message's header has
+     * its sender's step, which the reply must use. Fails like {@link #collect}.
+     */
+    public CompletableFuture<ReceivedRound> collectLatest(MessageKind kind, int layer, int microBatch,
+            Set<Integer> senders, Duration timeout) {
+        CompletableFuture<ReceivedRound> f = new CompletableFuture<>();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Set<Integer> expected = Set.copyOf(senders);
+        if (!submit(() -> core.collector.collectLatest(kind, layer, microBatch, expected, deadline, f, core.deadSenders()))) {
+            f.completeExceptionally(new M2nException(M2nStatus.CLOSED, null, RoundCollector.anyStep(kind, layer, microBatch),
+                    "node is closed"));
+        }
+        return f;
+    }
+
+    /**
+     * The earliest (layer, micro-batch) at which the senders of {@code kind} messages currently
+     * are (each at its own newest step); a key with step -1, empty if nothing waits.
+     */
+    public CompletableFuture<Optional<RoundKey>> earliestCurrent(MessageKind kind) {
+        CompletableFuture<Optional<RoundKey>> f = new CompletableFuture<>();
+        if (!submit(() -> f.complete(Optional.ofNullable(core.collector.earliestCurrent(kind))))) {
+            f.completeExceptionally(new M2nException(M2nStatus.CLOSED, null, null, "node is closed"));
+        }
+        return f;
+    }
+
+    /**
      * The oldest round of {@code kind} with a message waiting that nobody has collected yet
      * (empty if none). A receiver that joins or rejoins a running deployment uses it to find the
      * senders' current round.

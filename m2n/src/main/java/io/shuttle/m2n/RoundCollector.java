@@ -48,9 +48,22 @@ final class RoundCollector {
         this.unclaimedTtlNanos = unclaimedTtlNanos;
     }
 
+    /** The key under which a {@link #collectLatest} round waits: step -1 never occurs on the wire. */
+    static RoundKey anyStep(io.shuttle.m2n.wire.MessageKind kind, int layer, int microBatch) {
+        return new RoundKey(kind, -1, layer, microBatch);
+    }
+
     void offer(Message m) {
         RoundKey key = RoundKey.of(m.header());
         Pending p = pending.get(key);
+        if (p == null) {
+            Pending latest = pending.get(anyStep(key.kind(), key.layer(), key.microBatch()));
+            if (latest != null && latest.expected.contains(m.sender())) {
+                takeNewest(latest, m);
+                completeIfDone(latest);
+                return;
+            }
+        }
         if (p == null) {
             Message old = unclaimed.computeIfAbsent(key, k -> new HashMap<>()).put(m.sender(), m);
             if (old != null) {
@@ -98,6 +111,92 @@ final class RoundCollector {
                 return;
             }
         }
+    }
+
+    /**
+     * Like {@link #collect}, but for each sender takes its newest message of (kind, layer,
+     * micro-batch) whatever its step, and drops its older ones: senders need not agree on step
+     * numbers (an attention pod that (re)joins a running deployment counts its own steps), and a
+     * message of a step its sender has abandoned never pairs with a live one.
+     */
+    void collectLatest(io.shuttle.m2n.wire.MessageKind kind, int layer, int microBatch, Set<Integer> senders,
+            long deadline, CompletableFuture<ReceivedRound> future, Set<Integer> deadSenders) {
+        RoundKey key = anyStep(kind, layer, microBatch);
+        if (pending.containsKey(key)) {
+            future.completeExceptionally(new IllegalStateException("round " + key + " is already being collected"));
+            return;
+        }
+        Pending p = new Pending(key, Set.copyOf(senders), deadline, future);
+        for (Iterator<Map.Entry<RoundKey, Map<Integer, Message>>> it = unclaimed.entrySet().iterator(); it.hasNext(); ) {
+            Map.Entry<RoundKey, Map<Integer, Message>> e = it.next();
+            RoundKey k = e.getKey();
+            if (k.kind() != kind || k.layer() != layer || k.microBatch() != microBatch) {
+                continue;
+            }
+            for (Iterator<Message> ms = e.getValue().values().iterator(); ms.hasNext(); ) {
+                Message m = ms.next();
+                if (p.expected.contains(m.sender())) {
+                    ms.remove();
+                    takeNewest(p, m);
+                }
+            }
+            if (e.getValue().isEmpty()) {
+                it.remove();
+            }
+        }
+        pending.put(key, p);
+        if (completeIfDone(p)) {
+            return;
+        }
+        for (int s : p.missing()) {
+            if (deadSenders.contains(s)) {
+                fail(p, M2nStatus.PEER_DEAD, s, "node " + s + " is down");
+                return;
+            }
+        }
+    }
+
+    /** Keeps the newer of {@code m} and what {@code p} already holds from its sender; closes the other. */
+    private static void takeNewest(Pending p, Message m) {
+        Message held = p.received.get(m.sender());
+        if (held == null || held.header().step() < m.header().step()) {
+            p.received.put(m.sender(), m);
+            if (held != null) {
+                held.close();
+            }
+        } else {
+            m.close();
+        }
+    }
+
+    /**
+     * Where the senders are, for a receiver that lost track: for each sender, its newest step
+     * among the uncollected messages of {@code kind}, and in it the earliest (layer, micro-batch);
+     * the earliest of those over all senders. A key with step -1, or null when nothing waits.
+     */
+    RoundKey earliestCurrent(io.shuttle.m2n.wire.MessageKind kind) {
+        Map<Integer, Long> newest = new HashMap<>();
+        for (Map.Entry<RoundKey, Map<Integer, Message>> e : unclaimed.entrySet()) {
+            if (e.getKey().kind() == kind) {
+                for (int sender : e.getValue().keySet()) {
+                    newest.merge(sender, e.getKey().step(), Math::max);
+                }
+            }
+        }
+        RoundKey best = null;
+        for (Map.Entry<RoundKey, Map<Integer, Message>> e : unclaimed.entrySet()) {
+            RoundKey k = e.getKey();
+            if (k.kind() != kind) {
+                continue;
+            }
+            for (int sender : e.getValue().keySet()) {
+                if (newest.get(sender) == k.step() && (best == null || k.layer() < best.layer()
+                        || (k.layer() == best.layer() && k.microBatch() < best.microBatch()))) {
+                    best = anyStep(kind, k.layer(), k.microBatch());
+                }
+            }
+        }
+        return best;
     }
 
     /**
@@ -196,7 +295,18 @@ final class RoundCollector {
     private void fail(Pending p, M2nStatus status, Integer peer, String why) {
         pending.remove(p.key);
         Set<Integer> missing = p.missing();
-        p.received.values().forEach(Message::close);
+        if (p.key.step() < 0) {
+            // A collectLatest round: the messages that did come go back, so the receiver's next
+            // attempt (or earliestCurrent) still sees where those senders are.
+            for (Message m : p.received.values()) {
+                Message old = unclaimed.computeIfAbsent(RoundKey.of(m.header()), k -> new HashMap<>()).put(m.sender(), m);
+                if (old != null) {
+                    old.close();
+                }
+            }
+        } else {
+            p.received.values().forEach(Message::close);
+        }
         p.future.completeExceptionally(new M2nException(status, peer == null ? null : "node " + peer, p.key, missing,
                 why));
     }

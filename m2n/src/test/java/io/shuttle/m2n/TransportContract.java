@@ -1,5 +1,6 @@
 package io.shuttle.m2n;
 
+import io.shuttle.m2n.wire.MessageKind;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -17,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -161,6 +163,42 @@ abstract class TransportContract {
         assertEquals(Set.of(5, 6), m.missingSenders());
         assertEquals(2, m.round().layer());
         assertTrue(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0) < 5000);
+    }
+
+    @Test
+    void collectLatestPairsEachSendersNewestMessageWhateverItsStep() throws Exception {
+        M2nNode a = node(config(1));
+        M2nNode c = node(config(3));
+        M2nNode b = node(config(2));
+        RegisteredBuffer da = filled(a, 64, 1);
+        RegisteredBuffer dc = filled(c, 64, 2);
+        // Sender 1 abandoned step 7 and is at step 8; sender 3 counts its own steps and is at 2.
+        a.dispatch(7, 4, 1, List.of(Outgoing.rows(b.address(), da.segment(), 1, PayloadType.U8))).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        a.dispatch(8, 4, 1, List.of(Outgoing.rows(b.address(), da.segment(), 2, PayloadType.U8))).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        a.dispatch(8, 5, 0, List.of(Outgoing.rows(b.address(), da.segment(), 4, PayloadType.U8))).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        Optional<RoundKey> at = Optional.empty();
+        while (System.nanoTime() < deadline) { // messages arrive asynchronously
+            at = b.earliestCurrent(MessageKind.DISPATCH).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            if (at.isPresent() && at.get().layer() == 4) {
+                break;
+            }
+            Thread.sleep(5);
+        }
+        assertEquals(4, at.orElseThrow().layer(), "sender 1's newest step starts at layer 4");
+        assertEquals(1, at.get().microBatch());
+        var f = b.collectLatest(MessageKind.DISPATCH, 4, 1, Set.of(1, 3), WAIT);
+        c.dispatch(2, 4, 1, List.of(Outgoing.rows(b.address(), dc.segment(), 8, PayloadType.U8))).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        try (ReceivedRound r = f.get(WAIT.toSeconds(), TimeUnit.SECONDS)) {
+            assertEquals(8, r.from(1).header().step(), "the newest message of sender 1; its abandoned step 7 is dropped");
+            assertEquals(2, r.from(1).header().rowCount());
+            assertEquals(2, r.from(3).header().step());
+            assertEquals(8, r.from(3).header().rowCount());
+        }
+        // Sender 1's other round (5, 0) is still there for the next collect.
+        try (ReceivedRound r = b.collectLatest(MessageKind.DISPATCH, 5, 0, Set.of(1), WAIT).get(WAIT.toSeconds(), TimeUnit.SECONDS)) {
+            assertEquals(4, r.from(1).header().rowCount());
+        }
     }
 
     @Test

@@ -94,25 +94,48 @@ public final class ExpertServer implements AutoCloseable {
     }
 
     /**
-     * Serves rounds until {@link #stop()}. The attention pods advance in lockstep steps of
-     * layers × micro-batches rounds; this pod finds their current step from the first round
-     * waiting for it (so it can join, or rejoin after a restart, a running deployment), and
-     * resynchronises the same way after several rounds in a row fail.
+     * Serves rounds until {@link #stop()}: (layer, micro-batch) after (layer, micro-batch), each
+     * gathering every attention pod's newest message for it whatever that pod's step number, so
+     * attention pods that started (or restarted) at different times need not agree on steps. A
+     * failed round fails the step of every attention pod in it, and they start their next step at
+     * layer 0; this pod then goes to the earliest round its senders are at.
      */
     public void serve() {
-        long step = -1;
-        int failuresInARow = 0;
+        int layer = 0;
+        int mb = 0;
         while (!stopped) {
-            if (step < 0) {
-                step = findCurrentStep();
+            if (serveRound(RoundKey.dispatch(ANY_STEP, layer, mb))) {
+                if (++mb == microBatches) {
+                    mb = 0;
+                    layer = (layer + 1) % layers;
+                }
                 continue;
             }
-            for (int layer = 0; layer < layers && !stopped; layer++) {
-                for (int mb = 0; mb < microBatches && !stopped; mb++) {
-                    failuresInARow = serveRound(RoundKey.dispatch(step, layer, mb)) ? 0 : failuresInARow + 1;
-                }
+            RoundKey at = findCurrentRound();
+            layer = at == null ? 0 : at.layer();
+            mb = at == null ? 0 : at.microBatch();
+        }
+    }
+
+    /** Step of a round key that means "each sender's newest" ({@link M2nNode#collectLatest}). */
+    static final long ANY_STEP = -1;
+
+    /** The earliest round the attention pods are at, or null (then layer 0). */
+    private RoundKey findCurrentRound() {
+        try {
+            var at = node.earliestCurrent(io.shuttle.m2n.wire.MessageKind.DISPATCH).get(5, TimeUnit.SECONDS);
+            if (at.isEmpty()) {
+                Thread.sleep(2);
+                return null;
             }
-            step = failuresInARow >= layers * microBatches ? -1 : step + 1;
+            return at.get();
+        } catch (ExecutionException | TimeoutException e) {
+            LOG.log(Level.WARNING, "cannot look for waiting rounds: " + e);
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            stopped = true;
+            return null;
         }
     }
 
@@ -144,29 +167,6 @@ public final class ExpertServer implements AutoCloseable {
         return m;
     }
 
-    /** The step to serve next, from the oldest waiting dispatch; -1 if none is waiting yet. */
-    private long findCurrentStep() {
-        try {
-            var oldest = node.oldestPending(io.shuttle.m2n.wire.MessageKind.DISPATCH).get(5, TimeUnit.SECONDS);
-            if (oldest.isEmpty()) {
-                Thread.sleep(2);
-                return -1;
-            }
-            RoundKey k = oldest.get();
-            // Joining mid-step is useless: the senders' step fails anyway. Start at the next one.
-            long step = k.layer() == 0 && k.microBatch() == 0 ? k.step() : k.step() + 1;
-            LOG.log(Level.INFO, "serving from step " + step + " (oldest waiting round " + k + ")");
-            return step;
-        } catch (ExecutionException | TimeoutException e) {
-            LOG.log(Level.WARNING, "cannot look for waiting rounds: " + e);
-            return -1;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            stopped = true;
-            return -1;
-        }
-    }
-
     /** Serves rounds from {@code firstStep} on (tests that know the step). */
     public void serve(long firstStep) {
         long step = firstStep;
@@ -185,9 +185,15 @@ public final class ExpertServer implements AutoCloseable {
         ReceivedRound round;
         long t0 = System.nanoTime();
         try {
-            round = node.collect(key, senders, roundTimeout).get(roundTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+            round = (key.step() == ANY_STEP
+                    ? node.collectLatest(key.kind(), key.layer(), key.microBatch(), senders, roundTimeout)
+                    : node.collect(key, senders, roundTimeout)).get(roundTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
             long waited = System.nanoTime();
             waitNanos.add(waited - t0);
+            if (key.step() == ANY_STEP) { // traces show the newest sender step of the round
+                key = RoundKey.dispatch(round.messages().values().stream().mapToLong(m -> m.header().step()).max()
+                        .orElse(ANY_STEP), key.layer(), key.microBatch());
+            }
             trace.phase("wait attention", key.step(), key.layer(), key.microBatch(), t0, waited);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
@@ -272,8 +278,16 @@ public final class ExpertServer implements AutoCloseable {
             }
             offset += n * rowBytes;
         }
-        // Posted, not awaited: the next round's collect starts at once (see awaitSent).
-        inFlight[turn] = node.combine(key.step(), key.layer(), key.microBatch(), replies)
+        // Each reply carries its sender's own step (senders number steps independently). Posted,
+        // not awaited: the next round's collect starts at once (see awaitSent).
+        java.util.Map<Long, List<Outgoing>> byStep = new java.util.TreeMap<>();
+        int i = 0;
+        for (Message m : round.messages().values()) {
+            byStep.computeIfAbsent(m.header().step(), k -> new ArrayList<>()).add(replies.get(i++));
+        }
+        List<java.util.concurrent.CompletableFuture<Void>> sends = new ArrayList<>();
+        byStep.forEach((step, list) -> sends.add(node.combine(step, key.layer(), key.microBatch(), list)));
+        inFlight[turn] = java.util.concurrent.CompletableFuture.allOf(sends.toArray(java.util.concurrent.CompletableFuture[]::new))
                 .whenComplete((ok, error) -> {
                     if (error != null) {
                         LOG.log(Level.WARNING, "combine of round " + key + " failed: " + error);

@@ -265,6 +265,20 @@ public final class LocalCluster implements AutoCloseable {
                 .filter(p -> !p.process().isAlive()).findFirst();
     }
 
+    /** Restarts attention pod {@code ordinal} (after it died or was killed) and waits until it is ready. */
+    public Pod restartAttention(int ordinal, Duration readyTimeout) throws IOException {
+        Pod old = attentionPods.get(ordinal);
+        old.process().destroyForcibly();
+        try {
+            old.process().waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        Pod fresh = launch("attention", ordinal, runDir.resolve("m2n-secret"), readyTimeout);
+        attentionPods.set(ordinal, fresh);
+        return fresh;
+    }
+
     /** Restarts expert pod {@code ordinal} (after it died or was killed) and waits until it is ready. */
     public Pod restartExpert(int ordinal, Duration readyTimeout) throws IOException {
         Pod old = expertPods.get(ordinal);

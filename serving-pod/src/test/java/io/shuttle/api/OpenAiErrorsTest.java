@@ -193,11 +193,28 @@ class OpenAiErrorsTest {
         try {
             runtime.install(broken.attention);
             given().body("{\"prompt\":\"x\",\"max_tokens\":2}").post("/v1/completions").then().statusCode(200);
-            CompletableFuture<String> stream = CompletableFuture.supplyAsync(() -> given()
-                    .body("{\"prompt\":\"x\",\"max_tokens\":200,\"ignore_eos\":true,\"stream\":true}")
-                    .post("/v1/completions").then().statusCode(200).extract().asString());
-            ApiTestCluster.sleep(300);
+            // Start a long stream, and close the experts once its first chunk has arrived.
+            var http = java.net.http.HttpClient.newHttpClient();
+            var lines = http.send(java.net.http.HttpRequest.newBuilder(root.toURI().resolve("/v1/completions"))
+                    .timeout(java.time.Duration.ofSeconds(60)).header("Content-Type", "application/json")
+                    .POST(java.net.http.HttpRequest.BodyPublishers.ofString(
+                            "{\"prompt\":\"x\",\"max_tokens\":240,\"ignore_eos\":true,\"stream\":true}")).build(),
+                    java.net.http.HttpResponse.BodyHandlers.ofLines());
+            assertEquals(200, lines.statusCode());
+            var it = lines.body().iterator();
+            StringBuilder seen = new StringBuilder();
+            while (it.hasNext()) {
+                String line = it.next();
+                seen.append(line).append('\n');
+                if (line.startsWith("data: {")) {
+                    break;
+                }
+            }
             broken.experts.forEach(e -> e.close());
+            CompletableFuture<String> stream = CompletableFuture.supplyAsync(() -> {
+                it.forEachRemaining(l -> seen.append(l).append('\n'));
+                return seen.toString();
+            });
             String streamed = stream.get(60, TimeUnit.SECONDS);
             assertTrue(streamed.contains("data: {\"error\""), "a stream cut by the outage ends with an error event: " + streamed);
             assertEquals(1, streamed.split("data: \\[DONE\\]", -1).length - 1, "exactly one [DONE]: " + streamed);
