@@ -66,10 +66,6 @@ import static org.junit.jupiter.api.Assertions.fail;
  * the MoEDeployment: its children are garbage-collected and every process stops.
  */
 @EnableKubernetesMockClient(crud = true)
-@org.junit.jupiter.api.condition.EnabledIfSystemProperty(named = "shuttle.e2e.operator", matches = "true",
-        disabledReason = "opt-in (-Dshuttle.e2e.operator=true): the scale step restarts both pools, and attention pods "
-                + "restarted a few seconds apart do not always get back in lockstep (a restarted attention pod cannot "
-                + "yet rejoin a running deployment; docs/OPERATOR.md, End-to-end tests); it passed 3 of 4 runs")
 class OperatorE2ETest {
     static final String NS = "shuttle";
     static final String NAME = "demo";

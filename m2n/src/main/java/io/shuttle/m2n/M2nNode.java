@@ -248,6 +248,11 @@ public final class M2nNode implements AutoCloseable {
         return f;
     }
 
+    /** Gives up collecting {@code round} (its future fails; a collectLatest round's messages go back). */
+    public void cancelCollect(RoundKey round) {
+        submit(() -> core.collector.cancel(round));
+    }
+
     /**
      * The earliest (layer, micro-batch) at which the senders of {@code kind} messages currently
      * are (each at its own newest step); a key with step -1, empty if nothing waits.

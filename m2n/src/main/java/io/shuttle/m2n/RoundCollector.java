@@ -222,6 +222,16 @@ final class RoundCollector {
         return c != 0 ? c : Integer.compare(a.microBatch(), b.microBatch());
     }
 
+    /** Gives up a round being collected (the receiver found it is waiting in the wrong place). */
+    void cancel(RoundKey key) {
+        Pending p = pending.get(key);
+        if (p != null) {
+            Set<Integer> missing = p.missing();
+            fail(p, M2nStatus.TIMEOUT, missing.isEmpty() ? null : missing.iterator().next(),
+                    "abandoned by the receiver");
+        }
+    }
+
     /** Fails every waiting round that still misses a message from {@code node}. */
     void senderDead(int node, M2nStatus status, String why) {
         for (Pending p : new ArrayList<>(pending.values())) {

@@ -117,6 +117,33 @@ public final class ExpertServer implements AutoCloseable {
         }
     }
 
+    /**
+     * Collects (layer, micro-batch) from every attention pod, each at its own newest step. While
+     * it waits it watches where the senders are: when one has a newest-step message for an earlier
+     * round, that sender restarted its step (another expert pod failed it) and will not come here
+     * before this round times out, so the round is given up at once and the caller resyncs.
+     */
+    private ReceivedRound collectLatest(RoundKey key) throws ExecutionException, TimeoutException, InterruptedException {
+        java.util.concurrent.CompletableFuture<ReceivedRound> f =
+                node.collectLatest(key.kind(), key.layer(), key.microBatch(), senders, roundTimeout);
+        long deadline = System.nanoTime() + roundTimeout.toNanos() + 1_000_000_000L;
+        while (true) {
+            try {
+                return f.get(20, TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                RoundKey at = node.earliestCurrent(key.kind()).get(1, TimeUnit.SECONDS).orElse(null);
+                if (at != null && (at.layer() < key.layer()
+                        || (at.layer() == key.layer() && at.microBatch() < key.microBatch()))) {
+                    node.cancelCollect(RoundKey.dispatch(ANY_STEP, key.layer(), key.microBatch()));
+                    return f.get(5, TimeUnit.SECONDS); // fails: "abandoned by the receiver"
+                }
+            }
+        }
+    }
+
     /** Step of a round key that means "each sender's newest" ({@link M2nNode#collectLatest}). */
     static final long ANY_STEP = -1;
 
@@ -185,9 +212,8 @@ public final class ExpertServer implements AutoCloseable {
         ReceivedRound round;
         long t0 = System.nanoTime();
         try {
-            round = (key.step() == ANY_STEP
-                    ? node.collectLatest(key.kind(), key.layer(), key.microBatch(), senders, roundTimeout)
-                    : node.collect(key, senders, roundTimeout)).get(roundTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+            round = key.step() == ANY_STEP ? collectLatest(key)
+                    : node.collect(key, senders, roundTimeout).get(roundTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
             long waited = System.nanoTime();
             waitNanos.add(waited - t0);
             if (key.step() == ANY_STEP) { // traces show the newest sender step of the round
