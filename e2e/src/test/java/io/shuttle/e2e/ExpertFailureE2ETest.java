@@ -20,9 +20,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * An expert process is killed (SIGKILL) while a request decodes: the request ends with a clear
- * error within 10 s, the attention process stays up, no KV block leaks, and once the expert
- * process is started again new requests succeed without restarting the attention process.
+ * An expert process is killed (SIGKILL) while a request decodes: the request waits (its steps
+ * are retried, its KV cache kept) instead of failing, the attention process stays up and reports
+ * not ready, and once the expert process is started again the request finishes with exactly the
+ * monolithic engine's tokens, and no KV block leaks.
  */
 class ExpertFailureE2ETest {
 
@@ -30,43 +31,42 @@ class ExpertFailureE2ETest {
     Path tmp;
 
     @Test
-    void killAnExpertThenRestartIt() throws Exception {
+    void killAnExpertThenRestartItWhileARequestWaits() throws Exception {
         Path model = Fixtures.tinyModel(tmp.resolve("tiny"));
         int[] prompt = {1, 40, 41, 42, 43, 44};
-        List<GenerationResult> expected = Fixtures.monolithic(model, List.of(prompt), 8);
+        int tokens = 1500;
+        List<GenerationResult> expected = Fixtures.monolithic(model, List.of(prompt), tokens);
         var spec = new LocalCluster.Spec(model, 1, 2, 2, "tcp", 1, false, null, 4);
         HttpClient http = HttpClient.newHttpClient();
         try (LocalCluster cluster = LocalCluster.start(spec, Duration.ofSeconds(90))) {
             // A long generation, so the kill lands mid-decode.
-            String longBody = Fixtures.request(List.of(prompt), 2000);
             CompletableFuture<HttpResponse<String>> inFlight = CompletableFuture.supplyAsync(() -> {
                 try {
-                    return cluster.generate(0, longBody, Duration.ofMinutes(2));
+                    return cluster.generate(0, Fixtures.request(List.of(prompt), tokens), Duration.ofMinutes(3));
                 } catch (Exception e) {
                     throw new IllegalStateException(e);
                 }
             });
             Thread.sleep(1000);
             assertTrue(!inFlight.isDone(), "the long request should still be decoding: " + (inFlight.isDone() ? inFlight.get().body() : ""));
-            long killedAt = System.nanoTime();
             cluster.expertPods().get(1).process().destroyForcibly();
-
-            HttpResponse<String> failed = inFlight.get();
-            double seconds = (System.nanoTime() - killedAt) / 1e9;
-            assertTrue(seconds <= 10, "the in-flight request took " + seconds + " s to fail");
-            assertEquals(503, failed.statusCode(), failed.body());
-            String message = Fixtures.JSON.readTree(failed.body()).get("error").get("message").asText();
-            assertTrue(message.contains("expert") || message.contains("node 100001"), message);
-
+            Thread.sleep(3000);
+            assertTrue(!inFlight.isDone(), "the request waits for the expert pod instead of failing: "
+                    + (inFlight.isDone() ? inFlight.get().body() : ""));
             JsonNode health = health(http, cluster.attentionPods().get(0).url());
             assertEquals("ready", health.get("status").asText(), "the attention process stays up");
+            assertEquals(503, http.send(HttpRequest.newBuilder(URI.create(cluster.attentionPods().get(0).url()
+                    + "/q/health/ready")).timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString())
+                    .statusCode(), "not ready while an expert pod is missing");
 
             cluster.restartExpert(1, Duration.ofSeconds(90));
+            HttpResponse<String> done = inFlight.get(3, java.util.concurrent.TimeUnit.MINUTES);
+            assertEquals(200, done.statusCode(), done.body());
+            int[] ids = Fixtures.ids(Fixtures.JSON.readTree(done.body()).get("results").get(0).get("generated_ids"));
+            assertArrayEquals(expected.get(0).generatedIds(), ids, "the waiting request's tokens, before and after the outage");
+
             HttpResponse<String> again = generateWithRetry(cluster, Fixtures.request(List.of(prompt), 8));
             assertEquals(200, again.statusCode(), again.body());
-            int[] ids = Fixtures.ids(Fixtures.JSON.readTree(again.body()).get("results").get(0).get("generated_ids"));
-            assertArrayEquals(expected.get(0).generatedIds(), ids, "correct output after the restart");
-
             JsonNode after = health(http, cluster.attentionPods().get(0).url());
             assertEquals(after.get("kv_blocks_total").asInt(), after.get("kv_blocks_free").asInt(), "no KV block leaked");
         }

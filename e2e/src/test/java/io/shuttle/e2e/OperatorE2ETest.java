@@ -21,6 +21,7 @@ import io.shuttle.e2e.kube.LocalKubelet;
 import io.shuttle.e2e.kube.ServiceProxy;
 import io.shuttle.engine.GenerationResult;
 import io.shuttle.operator.api.MoEDeployment;
+import io.shuttle.operator.desired.Names;
 import io.shuttle.operator.desired.TopologyResolver;
 import io.shuttle.operator.planner.Planner;
 import io.shuttle.operator.reconciler.MoEDeploymentReconciler;
@@ -135,28 +136,26 @@ class OperatorE2ETest {
             }
             log("answers match the monolithic engine", t0);
 
-            // 3. scale attention 1 → 2: the new pod serves the same tokens
+            // 3. scale attention 1 → 2, live: the running pods stay (no template changes, so no
+            // rollout); the new pod joins the expert pods' rounds and serves the same tokens
             Map<String, String> templatesBefore = templateRevisions();
+            String expertsPlanHash = planHash(NAME + "-experts");
+            List<Long> runningBefore = List.of("demo-attention-0", "demo-experts-0", "demo-experts-1").stream()
+                    .map(p -> kubelet.mainProcess(p).orElseThrow().pid()).toList();
             client.resources(MoEDeployment.class).inNamespace(NS).withName(NAME)
                     .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"attention\":{\"replicas\":2}}}");
-            // The new plan is on both pod templates. A StatefulSet RollingUpdate alone cannot bring it in:
-            // it replaces one pod at a time and waits for the new one to be Ready, but a new attention pod
-            // cannot join an attention pod that has been running (their step counters differ) and the old
-            // pods do not know the new pool, so no pod on the new plan ever becomes Ready. The pools must
-            // restart together: what an administrator does with
-            // `kubectl delete pod -l shuttle.io/deployment=demo` once the templates have changed.
-            awaitTrue(Duration.ofSeconds(30), "both pod templates carry the new plan", () -> {
-                Map<String, String> now = templateRevisions();
-                return now.size() == 2 && now.entrySet().stream().noneMatch(e -> e.getValue().equals(templatesBefore.get(e.getKey())));
-            });
-            client.pods().inNamespace(NS).withLabel("shuttle.io/deployment", NAME).delete();
-            awaitTrue(Duration.ofSeconds(150), "two attention pods ready on the new plan", () -> {
+            awaitTrue(Duration.ofSeconds(150), "two attention pods ready", () -> {
                 MoEDeployment d = live();
                 return d.getStatus() != null && d.getMetadata().getGeneration().equals(d.getStatus().observedGeneration())
                         && "True/AllPodsReady".equals(condition("Ready")) && "2/2".equals(d.getStatus().attentionReady())
                         && services.endpoints(NAME, "http").size() == 2;
             });
+            assertEquals(templatesBefore, templateRevisions(), "an attention scale rolls no pod template");
+            assertEquals(runningBefore, List.of("demo-attention-0", "demo-experts-0", "demo-experts-1").stream()
+                    .map(p -> kubelet.mainProcess(p).orElseThrow().pid()).toList(), "the running pods were not restarted");
             assertEquals(2, planJson().get("attention").get("replicas").asInt(), "the plan has two attention pods");
+            assertEquals(expertsPlanHash, planHash(NAME + "-experts"),
+                    "scaling attention leaves the expert pod template's plan hash alone: expert pods accept new attention pods live");
             URI added = kubelet.podUrl("demo-attention-1", "http").orElseThrow();
             for (int i = 0; i < PROMPTS.size(); i++) {
                 assertCompletionMatches(added, i, expected.get(i), tokenizer);
@@ -295,6 +294,12 @@ class OperatorE2ETest {
             out.put(set.getMetadata().getName(), LocalKubelet.revision(set.getMetadata().getName(), set.getSpec().getTemplate()));
         }
         return out;
+    }
+
+    /** The plan-hash annotation on a StatefulSet's pod template, as the API server holds it. */
+    static String planHash(String statefulSet) {
+        return client.apps().statefulSets().inNamespace(NS).withName(statefulSet).get().getSpec().getTemplate()
+                .getMetadata().getAnnotations().get(Names.ANNOTATION_PLAN_HASH);
     }
 
     static Pod pod(String name) {

@@ -126,6 +126,28 @@ public final class M2nNode implements AutoCloseable {
         return transport.localAddress();
     }
 
+    /**
+     * The nodes that have a link open to this node (they sent, or are about to). A receiver whose
+     * senders come and go (attention pods scaling out and in) learns of a new one here; the set
+     * is a snapshot, replaced whenever a peer's first link comes up or its last link goes down.
+     */
+    public Set<Integer> inboundPeers() {
+        return inboundPeers;
+    }
+
+    /**
+     * Where node {@code nodeId} listens, as learnt from its open link (its address as seen from
+     * here, with the port it announced in the handshake): a receiver replies there without being
+     * told the sender's address in advance. Empty while the node has no link open to this one.
+     */
+    public Optional<InetSocketAddress> peerListenAddress(int nodeId) {
+        return Optional.ofNullable(peerListen.get(nodeId));
+    }
+
+    private volatile Set<Integer> inboundPeers = Set.of();
+    private final java.util.concurrent.ConcurrentHashMap<Integer, InetSocketAddress> peerListen =
+            new java.util.concurrent.ConcurrentHashMap<>();
+
     /** The transport in use, e.g. "tcp" or "ucx (wait: event fd)". */
     /** Payload bytes posted for sending since start (headers not counted). */
     public long bytesSent() {
@@ -260,6 +282,20 @@ public final class M2nNode implements AutoCloseable {
     public CompletableFuture<Optional<RoundKey>> earliestCurrent(MessageKind kind) {
         CompletableFuture<Optional<RoundKey>> f = new CompletableFuture<>();
         if (!submit(() -> f.complete(Optional.ofNullable(core.collector.earliestCurrent(kind))))) {
+            f.completeExceptionally(new M2nException(M2nStatus.CLOSED, null, null, "node is closed"));
+        }
+        return f;
+    }
+
+    /**
+     * Where each sender of {@code kind} messages is: for every sender with an uncollected
+     * message, the earliest (layer, micro-batch) of its newest step, as a key carrying that step.
+     * A receiver that serves senders joining at different times admits a newcomer when it reaches
+     * the newcomer's round, and sets aside a sender that went back to an earlier round.
+     */
+    public CompletableFuture<Map<Integer, RoundKey>> senderPositions(MessageKind kind) {
+        CompletableFuture<Map<Integer, RoundKey>> f = new CompletableFuture<>();
+        if (!submit(() -> f.complete(core.collector.senderPositions(kind)))) {
             f.completeExceptionally(new M2nException(M2nStatus.CLOSED, null, null, "node is closed"));
         }
         return f;
@@ -496,6 +532,8 @@ public final class M2nNode implements AutoCloseable {
         public void onInboundLink(Link link) {
             inboundLinks.merge(link.peerNodeId(), 1, Integer::sum);
             dead.remove(link.peerNodeId());
+            peerListen.put(link.peerNodeId(), link.peerListen());
+            inboundPeers = Set.copyOf(inboundLinks.keySet());
         }
 
         @Override
@@ -509,6 +547,8 @@ public final class M2nNode implements AutoCloseable {
             int left = inboundLinks.merge(link.peerNodeId(), -1, Integer::sum);
             if (left <= 0) {
                 inboundLinks.remove(link.peerNodeId());
+                peerListen.remove(link.peerNodeId());
+                inboundPeers = Set.copyOf(inboundLinks.keySet());
                 if (status != M2nStatus.CLOSED) {
                     dead.add(link.peerNodeId());
                 }

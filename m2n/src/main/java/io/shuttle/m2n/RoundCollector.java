@@ -199,6 +199,29 @@ final class RoundCollector {
         return best;
     }
 
+    /** Per sender: the earliest (layer, micro-batch) among its uncollected messages of its newest step. */
+    Map<Integer, RoundKey> senderPositions(io.shuttle.m2n.wire.MessageKind kind) {
+        Map<Integer, RoundKey> at = new HashMap<>();
+        for (Map.Entry<RoundKey, Map<Integer, Message>> e : unclaimed.entrySet()) {
+            RoundKey k = e.getKey();
+            if (k.kind() != kind) {
+                continue;
+            }
+            for (int sender : e.getValue().keySet()) {
+                at.merge(sender, k, RoundCollector::pick);
+            }
+        }
+        return Map.copyOf(at);
+    }
+
+    /** Of two keys of one sender: the one of the newer step, or within one step the earlier round. */
+    private static RoundKey pick(RoundKey a, RoundKey b) {
+        if (a.step() != b.step()) {
+            return a.step() > b.step() ? a : b;
+        }
+        return order(a, b) <= 0 ? a : b;
+    }
+
     /**
      * The smallest round of {@code kind} (by step, layer, micro-batch) with a message nobody has
      * collected yet, or null. Lets a receiver that (re)joins a running deployment find where the

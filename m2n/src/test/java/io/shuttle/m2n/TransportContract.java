@@ -18,6 +18,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import java.util.Set;
@@ -199,6 +200,35 @@ abstract class TransportContract {
         try (ReceivedRound r = b.collectLatest(MessageKind.DISPATCH, 5, 0, Set.of(1), WAIT).get(WAIT.toSeconds(), TimeUnit.SECONDS)) {
             assertEquals(4, r.from(1).header().rowCount());
         }
+    }
+
+    @Test
+    void receiverLearnsItsSendersTheirListenAddressesAndPositions() throws Exception {
+        M2nNode a = node(config(1));
+        M2nNode b = node(config(2));
+        assertEquals(Set.of(), b.inboundPeers());
+        RegisteredBuffer data = filled(a, 64, 1);
+        a.dispatch(3, 2, 1, List.of(Outgoing.rows(b.address(), data.segment(), 1, PayloadType.U8))).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        a.dispatch(4, 1, 0, List.of(Outgoing.rows(b.address(), data.segment(), 1, PayloadType.U8))).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        a.dispatch(4, 0, 1, List.of(Outgoing.rows(b.address(), data.segment(), 1, PayloadType.U8))).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        Map<Integer, RoundKey> at = Map.of();
+        while (System.nanoTime() < deadline && (at.isEmpty() || at.get(1).layer() != 0)) {
+            at = b.senderPositions(MessageKind.DISPATCH).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            Thread.sleep(5);
+        }
+        assertEquals(new RoundKey(MessageKind.DISPATCH, 4, 0, 1), at.get(1),
+                "the newest step (4), and in it the earliest round (layer 0, micro-batch 1)");
+        assertEquals(Set.of(1), b.inboundPeers());
+        assertEquals(a.address().getPort(), b.peerListenAddress(1).orElseThrow().getPort(),
+                "the port node 1 listens on, announced in the handshake");
+        a.close();
+        deadline = System.nanoTime() + WAIT.toNanos();
+        while (System.nanoTime() < deadline && !b.inboundPeers().isEmpty()) {
+            Thread.sleep(5);
+        }
+        assertEquals(Set.of(), b.inboundPeers(), "a closed peer leaves the set");
+        assertTrue(b.peerListenAddress(1).isEmpty());
     }
 
     @Test

@@ -82,6 +82,11 @@ public final class ServeCommand implements Callable<Integer> {
             description = "On SIGTERM, how long an attention pod lets admitted requests finish before it stops (env SHUTTLE_DRAIN_SECONDS; default: ${DEFAULT-VALUE}).")
     int drainSeconds;
 
+    @Option(names = "--expert-retry-seconds", defaultValue = "${env:SHUTTLE_EXPERT_RETRY_SECONDS:-120}",
+            description = "How long an attention pod retries steps whose expert pods failed (a restart, a placement change) "
+                    + "before ending the requests in them; they wait meanwhile (env SHUTTLE_EXPERT_RETRY_SECONDS; default: ${DEFAULT-VALUE}).")
+    int expertRetrySeconds;
+
     @Option(names = "--served-model-name", defaultValue = "${env:SHUTTLE_SERVED_MODEL_NAME}",
             description = "Model name of the OpenAI API (env SHUTTLE_SERVED_MODEL_NAME; default: the model folder's name).")
     String servedModelName;
@@ -165,7 +170,7 @@ public final class ServeCommand implements Callable<Integer> {
         }
         int n = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
         return new PodSettings(r, model, plan, ordinal(), secret(), httpPort, bindHost, transport(), n, trace, activeSpinMicros,
-                servedModelName, device);
+                servedModelName, device, java.time.Duration.ofSeconds(expertRetrySeconds));
     }
 
     private int ordinal() {

@@ -63,6 +63,24 @@ public final class Engine implements AutoCloseable {
         this.hostLogits = arena.allocate((long) options.maxLogitRows() * config.vocabSize() * Float.BYTES, 64);
     }
 
+    /**
+     * Steps whose expert round fails are retried, their sequences kept, for up to
+     * {@code budget} from the first failure in a row; after that the failing steps end their
+     * requests. Zero (the default) ends them at once.
+     */
+    public Engine retryFailedSteps(java.time.Duration budget) {
+        this.expertRetry = budget;
+        return this;
+    }
+
+    private java.time.Duration expertRetry = java.time.Duration.ZERO;
+    private long stalledSince;
+
+    /** Since when (System.nanoTime) steps have been failing, 0 while they succeed. */
+    public long stalledSince() {
+        return stalledSince;
+    }
+
     public ModelConfig config() {
         return config;
     }
@@ -122,10 +140,23 @@ public final class Engine implements AutoCloseable {
         int rows;
         try {
             rows = runner.forward(plan, hostLogits);
+        } catch (ExpertUnavailableException e) {
+            long now = System.nanoTime();
+            if (stalledSince == 0 && !plan.isEmpty()) {
+                stalledSince = now; // the clock runs while requests wait, not while idle
+            }
+            if (plan.isEmpty() || now - stalledSince < expertRetry.toNanos()) {
+                scheduler.retryStep(plan); // the requests wait; the loop tries again after a pause
+                throw new ExpertUnavailableException(e.getMessage() + " (the step's " + plan.chunks().size()
+                        + " sequences wait and are retried for up to " + expertRetry.toSeconds() + " s)", e, true);
+            }
+            scheduler.failStep(plan, e);
+            throw e;
         } catch (RuntimeException e) {
             scheduler.failStep(plan, e);
             throw e;
         }
+        stalledSince = 0;
         int[] sampled = new int[rows];
         for (StepPlan.Chunk c : plan.chunks()) {
             if (c.logitsRow() < 0) {

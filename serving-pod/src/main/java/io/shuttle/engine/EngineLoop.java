@@ -12,8 +12,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * disaggregated deployment) the loop also runs empty steps while idle, because the expert pods
  * gather every round from every attention pod: at once while other pods are busy, with a
  * growing pause (up to {@code idleTick}) while the whole deployment is idle.
- * A step that fails (an expert pod is gone) fails only the requests in it; the loop goes on,
- * pausing {@code retryPause} so a dead peer is not hammered.
+ * A step whose expert round fails (an expert pod is gone or restarting) is retried after
+ * {@code retryPause}, its requests waiting, for as long as the engine's retry budget allows
+ * ({@link Engine#retryFailedSteps}); after that the failing steps end their requests.
  */
 public final class EngineLoop implements AutoCloseable {
     private static final Logger LOG = System.getLogger(EngineLoop.class.getName());
@@ -100,6 +101,7 @@ public final class EngineLoop implements AutoCloseable {
     private void run() {
         Scheduler scheduler = engine.scheduler();
         long backoffMillis = 1;
+        long failures = 0;
         while (!stopped) {
             try {
                 if (scheduler.hasWork()) {
@@ -112,9 +114,19 @@ public final class EngineLoop implements AutoCloseable {
                     continue;
                 }
                 engine.step(lockstep);
+                if (failures > 0) {
+                    LOG.log(Level.INFO, "steps succeed again after " + failures + " failed attempts");
+                    failures = 0;
+                }
             } catch (ExpertUnavailableException e) {
-                LOG.log(Level.WARNING, "step failed, its requests were ended: " + e.getMessage());
+                failures++;
+                if (!e.retried()) {
+                    LOG.log(Level.WARNING, "step failed, its requests were ended: " + e.getMessage());
+                } else if (failures <= 3 || failures % 50 == 0) { // an outage retries many times; log a few
+                    LOG.log(Level.WARNING, "step failed (" + failures + " in a row): " + e.getMessage());
+                }
                 sleep(retryPause);
+                continue;
             } catch (InterruptedException e) {
                 break;
             } catch (RuntimeException | Error e) {

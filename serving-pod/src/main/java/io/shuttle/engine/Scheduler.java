@@ -209,6 +209,18 @@ public final class Scheduler {
     }
 
     /** Fails the sequences of one step (their KV entries may be incomplete) and frees their blocks. */
+    /**
+     * The step's expert round failed but its sequences stay: nothing of it was committed (tokens
+     * and positions advance only in {@link #update}), its KV blocks stay reserved, and the next
+     * {@link #schedule} runs the same chunks again under a new step number. Rewriting the same KV
+     * positions gives the same values, so a retried step is exactly the step that failed.
+     */
+    public void retryStep(StepPlan plan) {
+        if (plan.step() == steps) {
+            steps++; // the step was attempted: its number is used up on every peer
+        }
+    }
+
     public void failStep(StepPlan plan, Exception error) {
         if (plan.step() == steps) {
             steps++; // the step was attempted: its number is used up on every peer

@@ -10,7 +10,9 @@ import io.shuttle.m2n.Message;
 import io.shuttle.m2n.Outgoing;
 import io.shuttle.m2n.ReceivedRound;
 import io.shuttle.m2n.RoundKey;
+import io.shuttle.m2n.transport.RegisteredBuffer;
 import io.shuttle.m2n.wire.MessageHeader;
+import io.shuttle.m2n.wire.MessageKind;
 import io.shuttle.m2n.wire.PayloadType;
 
 import java.lang.System.Logger;
@@ -21,213 +23,239 @@ import java.lang.foreign.ValueLayout;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.IntFunction;
 
 /**
- * The expert pod's loop. Rounds come in the attention pods' lockstep order
- * (step, layer, micro-batch); for each one it gathers the messages of all attention pods, runs
- * the grouped expert FFN once over all their rows (aggregation across attention pods is what
- * makes the expert batch large), and sends each attention pod one combined row per row it sent.
+ * The expert pod's loop. It walks the attention pods' lockstep order of rounds, (layer,
+ * micro-batch) after (layer, micro-batch); for each one it gathers the message of every
+ * attention pod taking part, runs the grouped expert FFN once over all their rows (aggregation
+ * across attention pods is what makes the expert batch large), and sends each attention pod one
+ * combined row per row it sent.
+ *
+ * <p>Who takes part is learnt, not configured, so attention pods can join and leave a running
+ * deployment (scale-out, scale-in, restarts) without the expert pods restarting:
+ * <ul>
+ *   <li>an attention pod that opened a link here joins when this loop reaches the round its
+ *       oldest waiting message is for (a new pod starts at layer 0, so it joins at a step
+ *       boundary of the others and stays in step with them);</li>
+ *   <li>a member that went back to an earlier round (another expert pod failed its step) is set
+ *       aside at once, and rejoins when the loop comes round to it: the others never wait for it;</li>
+ *   <li>a member that closes its link, or sends nothing for a round within the round timeout, is
+ *       dropped and the round goes on without it; it rejoins when it sends again.</li>
+ * </ul>
+ * Replies go to the address each sender's link announced, so expert pods need no list of
+ * attention pods. Rows routed to an expert this pod does not hold (the sender's placement
+ * differs from this pod's, e.g. during a placement change) are refused, never silently dropped.
  */
 public final class ExpertServer implements AutoCloseable {
     private static final Logger LOG = System.getLogger(ExpertServer.class.getName());
 
+    /** {@code topK} of an empty reply (unused there): no attention pod had rows in the round. */
+    public static final int REPLY_IDLE = 0;
+    /** {@code topK} of an empty reply: other attention pods had rows (an idle pod keeps pace). */
+    public static final int REPLY_BUSY = 1;
+    /** {@code topK} of an empty reply to rows that were sent: refused, routed to experts not held here. */
+    public static final int REPLY_REFUSED = 2;
+
     private final M2nNode node;
-    private final ExpertStage stage;
+    private final IntFunction<ExpertStage> stageForRows;
     private final Backend backend;
-    private final Map<Integer, InetSocketAddress> attentionPods; // node id → address
-    private final Set<Integer> senders;
     private final int layers;
     private final int microBatches;
     private final int hidden;
     private final int topK;
-    private final int maxRows;
     private final Duration roundTimeout;
-    private final Tensor x;
-    private final Tensor ids;
-    private final Tensor weights;
-    private final Tensor out;
     private final Arena arena = Arena.ofShared();
+    private ExpertStage stage;
+    private int capacity;
+    private Tensor x;
+    private Tensor ids;
+    private Tensor weights;
+    private Tensor out;
     // Two send buffers used in turn: a round's combine is posted without waiting for it to leave;
     // the buffer is only waited for when it comes round again, two rounds later.
-    private final io.shuttle.m2n.transport.RegisteredBuffer[] sendBuffers = new io.shuttle.m2n.transport.RegisteredBuffer[2];
-    private final java.util.concurrent.CompletableFuture<?>[] inFlight = new java.util.concurrent.CompletableFuture<?>[2];
+    private final RegisteredBuffer[] sendBuffers = new RegisteredBuffer[2];
+    private final CompletableFuture<?>[] inFlight = new CompletableFuture<?>[2];
     private int turn;
     private MemorySegment hostOut;
-    private final MemorySegment staging;
+    private MemorySegment staging;
+    private final Set<Integer> members = new HashSet<>(); // the serving thread's own
+    private volatile Set<Integer> membersView = Set.of();
     private volatile boolean stopped;
     private volatile RoundTrace trace = RoundTrace.NONE;
     private volatile long roundsServed;
-    private final java.util.concurrent.atomic.LongAdder computeNanos = new java.util.concurrent.atomic.LongAdder();
-    private final java.util.concurrent.atomic.LongAdder waitNanos = new java.util.concurrent.atomic.LongAdder();
-    private final java.util.concurrent.atomic.LongAdder combineNanos = new java.util.concurrent.atomic.LongAdder();
-    private final java.util.concurrent.atomic.LongAdder rowsServed = new java.util.concurrent.atomic.LongAdder();
+    private volatile long lastRoundNanos;
+    private final LongAdder computeNanos = new LongAdder();
+    private final LongAdder waitNanos = new LongAdder();
+    private final LongAdder combineNanos = new LongAdder();
+    private final LongAdder rowsServed = new LongAdder();
+    private final LongAdder refusedMessages = new LongAdder();
+    private final LongAdder joins = new LongAdder();
+    private final LongAdder drops = new LongAdder();
 
-    public ExpertServer(M2nNode node, ExpertStage stage, Backend backend, Map<Integer, InetSocketAddress> attentionPods,
-                        int layers, int microBatches, int hidden, int topK, int maxRows, Duration roundTimeout) {
+    /**
+     * @param stageForRows makes the expert stage for a round of up to that many rows (the
+     *                     weights are shared; a larger stage is made when more attention pods join)
+     * @param initialRows  rows per round to size buffers for at first
+     */
+    public ExpertServer(M2nNode node, IntFunction<ExpertStage> stageForRows, Backend backend, int layers,
+                        int microBatches, int hidden, int topK, int initialRows, Duration roundTimeout) {
         this.node = node;
-        this.stage = stage;
+        this.stageForRows = stageForRows;
         this.backend = backend;
-        this.attentionPods = Map.copyOf(attentionPods);
-        this.senders = Set.copyOf(attentionPods.keySet());
         this.layers = layers;
         this.microBatches = microBatches;
         this.hidden = hidden;
         this.topK = topK;
-        this.maxRows = maxRows;
         this.roundTimeout = roundTimeout;
-        this.x = backend.allocate(DType.F32, maxRows, hidden);
-        this.ids = backend.allocate(DType.I32, maxRows, topK);
-        this.weights = backend.allocate(DType.F32, maxRows, topK);
-        this.out = backend.allocate(DType.F32, maxRows, hidden);
-        // Combined rows leave from registered memory, so the transport reads them in place.
-        for (int i = 0; i < 2; i++) {
-            sendBuffers[i] = node.allocate((long) maxRows * hidden * Float.BYTES);
-        }
-        this.hostOut = sendBuffers[0].segment();
-        this.staging = arena.allocate((long) maxRows * Math.max(hidden, topK) * Float.BYTES, 64);
+        allocate(Math.max(1, initialRows));
     }
 
-    /**
-     * Serves rounds until {@link #stop()}: (layer, micro-batch) after (layer, micro-batch), each
-     * gathering every attention pod's newest message for it whatever that pod's step number, so
-     * attention pods that started (or restarted) at different times need not agree on steps. A
-     * failed round fails the step of every attention pod in it, and they start their next step at
-     * layer 0; this pod then goes to the earliest round its senders are at.
-     */
+    private void allocate(int rows) {
+        capacity = rows;
+        stage = stageForRows.apply(rows);
+        x = backend.allocate(DType.F32, rows, hidden);
+        ids = backend.allocate(DType.I32, rows, topK);
+        weights = backend.allocate(DType.F32, rows, topK);
+        out = backend.allocate(DType.F32, rows, hidden);
+        // Combined rows leave from registered memory, so the transport reads them in place.
+        for (int i = 0; i < 2; i++) {
+            sendBuffers[i] = node.allocate((long) rows * hidden * Float.BYTES);
+        }
+        hostOut = sendBuffers[turn].segment();
+        staging = arena.allocate((long) rows * Math.max(hidden, topK) * Float.BYTES, 64);
+    }
+
+    /** Makes room for a round of {@code rows} rows: more attention pods joined than the buffers were sized for. */
+    private void grow(int rows) {
+        int next = Math.max(rows, capacity * 2);
+        LOG.log(Level.INFO, "expert round buffers grow from " + capacity + " to " + next + " rows ("
+                + members.size() + " attention pods)");
+        awaitSent(0);
+        awaitSent(1);
+        release();
+        allocate(next);
+    }
+
+    private void release() {
+        stage.close();
+        for (Tensor t : new Tensor[] {x, ids, weights, out}) {
+            backend.release(t);
+        }
+        for (RegisteredBuffer b : sendBuffers) {
+            b.close();
+        }
+    }
+
+    /** Serves rounds until {@link #stop()}. */
     public void serve() {
         int layer = 0;
         int mb = 0;
         while (!stopped) {
-            if (serveRound(RoundKey.dispatch(ANY_STEP, layer, mb))) {
+            admit(layer, mb);
+            if (members.isEmpty()) {
+                RoundKey at = earliestWaiting();
+                if (at != null) {
+                    layer = at.layer();
+                    mb = at.microBatch();
+                }
+                continue;
+            }
+            if (serveRound(layer, mb)) {
                 if (++mb == microBatches) {
                     mb = 0;
                     layer = (layer + 1) % layers;
                 }
-                continue;
-            }
-            RoundKey at = findCurrentRound();
-            layer = at == null ? 0 : at.layer();
-            mb = at == null ? 0 : at.microBatch();
-        }
-    }
-
-    /**
-     * Collects (layer, micro-batch) from every attention pod, each at its own newest step. While
-     * it waits it watches where the senders are: when one has a newest-step message for an earlier
-     * round, that sender restarted its step (another expert pod failed it) and will not come here
-     * before this round times out, so the round is given up at once and the caller resyncs.
-     */
-    private ReceivedRound collectLatest(RoundKey key) throws ExecutionException, TimeoutException, InterruptedException {
-        java.util.concurrent.CompletableFuture<ReceivedRound> f =
-                node.collectLatest(key.kind(), key.layer(), key.microBatch(), senders, roundTimeout);
-        long deadline = System.nanoTime() + roundTimeout.toNanos() + 1_000_000_000L;
-        while (true) {
-            try {
-                return f.get(20, TimeUnit.MILLISECONDS);
-            } catch (TimeoutException e) {
-                if (System.nanoTime() > deadline) {
-                    throw e;
-                }
-                RoundKey at = node.earliestCurrent(key.kind()).get(1, TimeUnit.SECONDS).orElse(null);
-                if (at != null && (at.layer() < key.layer()
-                        || (at.layer() == key.layer() && at.microBatch() < key.microBatch()))) {
-                    node.cancelCollect(RoundKey.dispatch(ANY_STEP, key.layer(), key.microBatch()));
-                    return f.get(5, TimeUnit.SECONDS); // fails: "abandoned by the receiver"
-                }
             }
         }
     }
 
-    /** Step of a round key that means "each sender's newest" ({@link M2nNode#collectLatest}). */
-    static final long ANY_STEP = -1;
+    /** Admits the connected attention pods whose oldest waiting message is for (layer, micro-batch). */
+    private void admit(int layer, int mb) {
+        Set<Integer> peers = node.inboundPeers();
+        if (members.containsAll(peers)) {
+            return;
+        }
+        Map<Integer, RoundKey> at = positions();
+        boolean changed = false;
+        for (int p : peers) {
+            RoundKey k = at.get(p);
+            if (!members.contains(p) && k != null && k.layer() == layer && k.microBatch() == mb) {
+                members.add(p);
+                joins.increment();
+                changed = true;
+                LOG.log(Level.INFO, "attention node " + p + " joins at layer " + layer + " micro-batch " + mb
+                        + " (its step " + k.step() + "); " + members.size() + " attention pods now");
+            }
+        }
+        if (changed) {
+            membersView = Set.copyOf(members);
+        }
+    }
 
-    /** The earliest round the attention pods are at, or null (then layer 0). */
-    private RoundKey findCurrentRound() {
+    /** With no members: the earliest round a connected sender waits at, or null after a short pause. */
+    private RoundKey earliestWaiting() {
+        RoundKey best = null;
+        for (RoundKey k : positions().values()) {
+            if (best == null || before(k, best.layer(), best.microBatch())) {
+                best = k;
+            }
+        }
+        if (best == null) {
+            pause(2);
+        }
+        return best;
+    }
+
+    private Map<Integer, RoundKey> positions() {
         try {
-            var at = node.earliestCurrent(io.shuttle.m2n.wire.MessageKind.DISPATCH).get(5, TimeUnit.SECONDS);
-            if (at.isEmpty()) {
-                Thread.sleep(2);
-                return null;
-            }
-            return at.get();
+            return node.senderPositions(MessageKind.DISPATCH).get(5, TimeUnit.SECONDS);
         } catch (ExecutionException | TimeoutException e) {
-            LOG.log(Level.WARNING, "cannot look for waiting rounds: " + e);
-            return null;
+            LOG.log(Level.WARNING, "cannot see where the attention pods are: " + e);
+            pause(10);
+            return Map.of();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             stopped = true;
-            return null;
+            return Map.of();
         }
     }
 
-    /** Records every round's phases from now on. */
-    public void trace(RoundTrace t) {
-        this.trace = t;
+    private static boolean before(RoundKey k, int layer, int mb) {
+        return k.layer() < layer || (k.layer() == layer && k.microBatch() < mb);
     }
 
-    /** When a round was last served with every attention pod present (System.nanoTime), 0 if never: readiness. */
-    public long lastRoundNanos() {
-        return lastRoundNanos;
-    }
-
-    private volatile long lastRoundNanos;
-
-    public long roundsServed() {
-        return roundsServed;
-    }
-
-    /** Totals for {@code /stats}: rounds, rows, and time waiting for, computing and combining rounds. */
-    public java.util.Map<String, Object> stats() {
-        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
-        m.put("rounds", roundsServed);
-        m.put("rows", rowsServed.sum());
-        m.put("wait_ns", waitNanos.sum());
-        m.put("compute_ns", computeNanos.sum());
-        m.put("combine_ns", combineNanos.sum());
-        m.put("time_ns", System.nanoTime());
-        return m;
-    }
-
-    /** Serves rounds from {@code firstStep} on (tests that know the step). */
-    public void serve(long firstStep) {
-        long step = firstStep;
-        while (!stopped) {
-            for (int layer = 0; layer < layers && !stopped; layer++) {
-                for (int mb = 0; mb < microBatches && !stopped; mb++) {
-                    serveRound(RoundKey.dispatch(step, layer, mb));
-                }
-            }
-            step++;
-        }
-    }
-
-    /** One round: gather from every attention pod, compute, combine back. Failures are logged, not fatal. */
-    boolean serveRound(RoundKey key) {
-        ReceivedRound round;
+    /** One round: gather from every member, compute, combine back. Returns false when the members changed instead. */
+    boolean serveRound(int layer, int mb) {
         long t0 = System.nanoTime();
+        RoundKey key = RoundKey.dispatch(ANY_STEP, layer, mb);
+        ReceivedRound round;
         try {
-            round = key.step() == ANY_STEP ? collectLatest(key)
-                    : node.collect(key, senders, roundTimeout).get(roundTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
-            long waited = System.nanoTime();
-            waitNanos.add(waited - t0);
-            if (key.step() == ANY_STEP) { // traces show the newest sender step of the round
-                key = RoundKey.dispatch(round.messages().values().stream().mapToLong(m -> m.header().step()).max()
-                        .orElse(ANY_STEP), key.layer(), key.microBatch());
+            round = gather(layer, mb);
+            if (round == null) {
+                return false;
             }
-            trace.phase("wait attention", key.step(), key.layer(), key.microBatch(), t0, waited);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
-            String missing = cause instanceof M2nException m ? " missing attention pods " + m.missingSenders() : "";
-            if (cause instanceof M2nException m && !m.missingSenders().isEmpty()) {
-                trace.missingSenders(key.step(), key.layer(), key.microBatch(), m.missingSenders());
+            Set<Integer> missing = cause instanceof M2nException m ? m.missingSenders() : Set.of();
+            if (!missing.isEmpty()) {
+                trace.missingSenders(ANY_STEP, layer, mb, missing);
+                drop(missing, "sent nothing for layer " + layer + " micro-batch " + mb + ": " + cause.getMessage());
+            } else {
+                LOG.log(Level.WARNING, "round " + key + " failed: " + cause);
+                pause(10);
             }
-            LOG.log(Level.WARNING, "round " + key + " failed:" + missing + ": " + cause.getMessage());
             return false;
         } catch (TimeoutException e) {
             LOG.log(Level.WARNING, "round " + key + " timed out locally");
@@ -237,16 +265,21 @@ public final class ExpertServer implements AutoCloseable {
             stopped = true;
             return false;
         }
+        long waited = System.nanoTime();
+        waitNanos.add(waited - t0);
+        // Traces show the newest sender step of the round.
+        long step = round.messages().values().stream().mapToLong(m -> m.header().step()).max().orElse(ANY_STEP);
+        trace.phase("wait attention", step, layer, mb, t0, waited);
         try (round) {
             long t1 = System.nanoTime();
-            int rows = compute(key, round);
+            int rows = compute(step, layer, round);
             long t2 = System.nanoTime();
-            combine(key, round, rows);
+            combine(step, layer, mb, round, rows);
             long t3 = System.nanoTime();
             computeNanos.add(t2 - t1);
             combineNanos.add(t3 - t2);
-            trace.phase("expert compute", key.step(), key.layer(), key.microBatch(), t1, t2);
-            trace.phase("combine", key.step(), key.layer(), key.microBatch(), t2, t3);
+            trace.phase("expert compute", step, layer, mb, t1, t2);
+            trace.phase("combine", step, layer, mb, t2, t3);
             rowsServed.add(rows);
         }
         roundsServed++;
@@ -254,30 +287,132 @@ public final class ExpertServer implements AutoCloseable {
         return true;
     }
 
-    /** Concatenates every sender's rows (in sender order) and runs the expert stage once. Returns the row count. */
-    private int compute(RoundKey key, ReceivedRound round) {
-        int rows = 0;
+    /**
+     * Collects (layer, micro-batch) from every member, each at its own newest step. While it
+     * waits it watches where the missing members are: one with a newest-step message for an
+     * earlier round restarted its step (another expert pod failed it) and cannot come here
+     * before this round times out, so it is set aside and the round is gathered again without
+     * it (null is returned; the messages that came are given back and taken again at once).
+     */
+    private ReceivedRound gather(int layer, int mb) throws ExecutionException, TimeoutException, InterruptedException {
+        CompletableFuture<ReceivedRound> f =
+                node.collectLatest(MessageKind.DISPATCH, layer, mb, Set.copyOf(members), roundTimeout);
+        long deadline = System.nanoTime() + roundTimeout.toNanos() + 1_000_000_000L;
+        while (true) {
+            try {
+                return f.get(20, TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                if (System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Set<Integer> behind = new HashSet<>();
+                positions().forEach((sender, k) -> {
+                    if (members.contains(sender) && before(k, layer, mb)) {
+                        behind.add(sender);
+                    }
+                });
+                if (!behind.isEmpty()) {
+                    node.cancelCollect(RoundKey.dispatch(ANY_STEP, layer, mb));
+                    try {
+                        ReceivedRound r = f.get(5, TimeUnit.SECONDS);
+                        return r; // completed before the cancel: every member was there after all
+                    } catch (ExecutionException abandoned) {
+                        setAside(behind, layer, mb);
+                        return null;
+                    }
+                }
+            }
+        }
+    }
+
+    private void setAside(Set<Integer> behind, int layer, int mb) {
+        members.removeAll(behind);
+        membersView = Set.copyOf(members);
+        LOG.log(Level.INFO, "attention nodes " + behind + " went back to an earlier round; layer " + layer
+                + " micro-batch " + mb + " goes on without them and they rejoin when this pod gets there");
+    }
+
+    private void drop(Set<Integer> gone, String why) {
+        members.removeAll(gone);
+        membersView = Set.copyOf(members);
+        drops.add(gone.size());
+        LOG.log(Level.WARNING, "attention nodes " + gone + " left the round set (" + why + "); "
+                + members.size() + " remain; a node rejoins when it sends again");
+    }
+
+    /** Step of a round key that means "each sender's newest" ({@link M2nNode#collectLatest}). */
+    static final long ANY_STEP = -1;
+
+    /** Records every round's phases from now on. */
+    public void trace(RoundTrace t) {
+        this.trace = t;
+    }
+
+    /** When a round was last served (System.nanoTime), 0 if never: readiness. */
+    public long lastRoundNanos() {
+        return lastRoundNanos;
+    }
+
+    /** The attention nodes whose rounds this pod serves now. */
+    public Set<Integer> members() {
+        return membersView;
+    }
+
+    public long roundsServed() {
+        return roundsServed;
+    }
+
+    /** Totals for {@code /stats}: rounds, rows, time waiting for, computing and combining rounds, membership changes. */
+    public Map<String, Object> stats() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("rounds", roundsServed);
+        m.put("rows", rowsServed.sum());
+        m.put("wait_ns", waitNanos.sum());
+        m.put("compute_ns", computeNanos.sum());
+        m.put("combine_ns", combineNanos.sum());
+        m.put("attention_pods", membersView.size());
+        m.put("joins", joins.sum());
+        m.put("drops", drops.sum());
+        m.put("refused_messages", refusedMessages.sum());
+        m.put("time_ns", System.nanoTime());
+        return m;
+    }
+
+    /**
+     * Concatenates the rows of every sender whose rows this pod can serve (in sender order),
+     * runs the expert stage once and leaves the results in {@code hostOut}. Returns the row count.
+     */
+    private int compute(long step, int layer, ReceivedRound round) {
+        int total = 0;
         for (Message m : round.messages().values()) {
             MessageHeader h = m.header();
             if (h.rowCount() > 0 && (h.topK() != topK || h.dtype() != PayloadType.F32 || h.rowBytes() != (long) hidden * Float.BYTES)) {
-                throw new IllegalStateException("round " + key + ": node " + m.sender() + " sent rows of "
+                throw new IllegalStateException("round (" + step + ", " + layer + "): node " + m.sender() + " sent rows of "
                         + h.rowBytes() + " bytes, top-" + h.topK() + " " + h.dtype() + "; this pod serves hidden "
                         + hidden + " F32, top-" + topK + " (are both sides on the same model?)");
             }
-            if (rows + h.rowCount() > maxRows) {
-                throw new IllegalStateException("round " + key + " has more than " + maxRows + " rows");
+            if (servable(m)) {
+                total += h.rowCount();
             }
-            if (h.rowCount() > 0) {
-                backend.copyFromHost(m.payload(), x.rows(rows, rows + h.rowCount()));
-                MemorySegment.copy(h.expertIds(), 0, staging, ValueLayout.JAVA_INT, 0, h.expertIds().length);
-                trace.expertIds(h.expertIds());
-                backend.copyFromHost(staging, ids.rows(rows, rows + h.rowCount()));
-                MemorySegment.copy(h.weights(), 0, staging, ValueLayout.JAVA_FLOAT, 0, h.weights().length);
-                backend.copyFromHost(staging, weights.rows(rows, rows + h.rowCount()));
+        }
+        if (total > capacity) {
+            grow(total);
+        }
+        int rows = 0;
+        for (Message m : round.messages().values()) {
+            MessageHeader h = m.header();
+            if (h.rowCount() == 0 || !servable(m)) {
+                continue;
             }
+            backend.copyFromHost(m.payload(), x.rows(rows, rows + h.rowCount()));
+            MemorySegment.copy(h.expertIds(), 0, staging, ValueLayout.JAVA_INT, 0, h.expertIds().length);
+            trace.expertIds(h.expertIds());
+            backend.copyFromHost(staging, ids.rows(rows, rows + h.rowCount()));
+            MemorySegment.copy(h.weights(), 0, staging, ValueLayout.JAVA_FLOAT, 0, h.weights().length);
+            backend.copyFromHost(staging, weights.rows(rows, rows + h.rowCount()));
             rows += h.rowCount();
         }
-        stage.forward(key.layer(), x.rows(0, rows), ids.rows(0, rows), weights.rows(0, rows), out.rows(0, rows));
+        stage.forward(layer, x.rows(0, rows), ids.rows(0, rows), weights.rows(0, rows), out.rows(0, rows));
         turn ^= 1;
         awaitSent(turn); // the buffer of two rounds ago must have left before it is overwritten
         hostOut = sendBuffers[turn].segment();
@@ -287,33 +422,48 @@ public final class ExpertServer implements AutoCloseable {
         return rows;
     }
 
-    /** Sends each attention pod its slice of the combined rows (an empty message if it sent none). */
-    private void combine(RoundKey key, ReceivedRound round, int rows) {
-        List<Outgoing> replies = new ArrayList<>();
+    /** Whether every expert the message routes to is held here (slots of other pods are -1). */
+    private boolean servable(Message m) {
+        for (int e : m.header().expertIds()) {
+            if (e != -1 && (e < 0 || !stage.weights().holds(e))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Sends each attention pod its slice of the combined rows (an empty message if it sent none, or was refused). */
+    private void combine(long step, int layer, int mb, ReceivedRound round, int rows) {
         long offset = 0;
         long rowBytes = (long) hidden * Float.BYTES;
-        for (Message m : round.messages().values()) {
-            int n = m.header().rowCount();
-            InetSocketAddress to = attentionPods.get(m.sender());
-            if (n == 0) {
-                // Nothing to return; topK (unused in a reply without rows) tells an idle attention pod
-                // whether the round had rows from others, so it keeps pace instead of backing off.
-                replies.add(new Outgoing(to, 0, rows > 0 ? 1 : 0, new int[0], new float[0], PayloadType.F32, 0, 0));
-            } else {
-                replies.add(Outgoing.rows(to, hostOut.asSlice(offset, n * rowBytes), n, PayloadType.F32));
-            }
-            offset += n * rowBytes;
-        }
         // Each reply carries its sender's own step (senders number steps independently). Posted,
         // not awaited: the next round's collect starts at once (see awaitSent).
-        java.util.Map<Long, List<Outgoing>> byStep = new java.util.TreeMap<>();
-        int i = 0;
+        Map<Long, List<Outgoing>> byStep = new TreeMap<>();
         for (Message m : round.messages().values()) {
-            byStep.computeIfAbsent(m.header().step(), k -> new ArrayList<>()).add(replies.get(i++));
+            int n = m.header().rowCount();
+            InetSocketAddress to = node.peerListenAddress(m.sender()).orElse(null);
+            boolean served = n > 0 && servable(m);
+            if (to == null) { // its link went down since: nobody to answer
+                offset += served ? n * rowBytes : 0;
+                continue;
+            }
+            Outgoing reply;
+            if (served) {
+                reply = Outgoing.rows(to, hostOut.asSlice(offset, n * rowBytes), n, PayloadType.F32);
+                offset += n * rowBytes;
+            } else {
+                int flag = n > 0 ? REPLY_REFUSED : rows > 0 ? REPLY_BUSY : REPLY_IDLE;
+                if (flag == REPLY_REFUSED) {
+                    refused(m, step, layer);
+                }
+                reply = new Outgoing(to, 0, flag, new int[0], new float[0], PayloadType.F32, 0, 0);
+            }
+            byStep.computeIfAbsent(m.header().step(), k -> new ArrayList<>()).add(reply);
         }
-        List<java.util.concurrent.CompletableFuture<Void>> sends = new ArrayList<>();
-        byStep.forEach((step, list) -> sends.add(node.combine(step, key.layer(), key.microBatch(), list)));
-        inFlight[turn] = java.util.concurrent.CompletableFuture.allOf(sends.toArray(java.util.concurrent.CompletableFuture[]::new))
+        List<CompletableFuture<Void>> sends = new ArrayList<>();
+        byStep.forEach((s, list) -> sends.add(node.combine(s, layer, mb, list)));
+        RoundKey key = RoundKey.dispatch(step, layer, mb);
+        inFlight[turn] = CompletableFuture.allOf(sends.toArray(CompletableFuture[]::new))
                 .whenComplete((ok, error) -> {
                     if (error != null) {
                         LOG.log(Level.WARNING, "combine of round " + key + " failed: " + error);
@@ -321,8 +471,18 @@ public final class ExpertServer implements AutoCloseable {
                 });
     }
 
+    private void refused(Message m, long step, int layer) {
+        refusedMessages.increment();
+        long n = refusedMessages.sum();
+        if (n <= 10 || n % 1000 == 0) { // a placement change refuses many rounds; the log shows a few
+            LOG.log(Level.WARNING, "refused " + m.header().rowCount() + " rows of attention node " + m.sender()
+                    + " (its step " + m.header().step() + ", layer " + layer + "): they are routed to experts this "
+                    + "pod does not hold; the sender's placement differs from this pod's (" + n + " refused so far)");
+        }
+    }
+
     private void awaitSent(int buffer) {
-        java.util.concurrent.CompletableFuture<?> f = inFlight[buffer];
+        CompletableFuture<?> f = inFlight[buffer];
         if (f == null) {
             return;
         }
@@ -339,6 +499,15 @@ public final class ExpertServer implements AutoCloseable {
         }
     }
 
+    private void pause(long millis) {
+        try {
+            Thread.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            stopped = true;
+        }
+    }
+
     public void stop() {
         stopped = true;
     }
@@ -346,15 +515,9 @@ public final class ExpertServer implements AutoCloseable {
     @Override
     public void close() {
         stop();
-        backend.release(x);
-        backend.release(ids);
-        backend.release(weights);
-        backend.release(out);
         awaitSent(0);
         awaitSent(1);
-        for (var b : sendBuffers) {
-            b.close();
-        }
+        release();
         arena.close();
     }
 }

@@ -39,14 +39,29 @@ import java.util.concurrent.TimeoutException;
 public final class M2nExpertClient implements ExpertClient {
     private final M2nNode node;
     private final Backend backend;
-    private final ExpertPlacement placement;
-    private final List<InetSocketAddress> podAddresses;
-    private final Set<Integer> podNodeIds;
-    private final int[] podNodeId;
+    // The routing in force; replaced between steps when the plan's expert pool changes (reroute).
+    private ExpertPlacement placement;
+    private List<InetSocketAddress> podAddresses;
+    private Set<Integer> podNodeIds;
+    private int[] podNodeId;
+    private volatile Routing nextRouting;
+    private final int microBatches;
+
+    /** An expert pool to route to: who holds which expert, where each pod listens, its M2N node id. */
+    public record Routing(ExpertPlacement placement, List<InetSocketAddress> addresses, int[] nodeIds) {
+        public Routing {
+            if (addresses.size() != placement.pods() || nodeIds.length != placement.pods()) {
+                throw new IllegalArgumentException("placement has " + placement.pods() + " expert pods but "
+                        + addresses.size() + " addresses and " + nodeIds.length + " node ids were given");
+            }
+            addresses = List.copyOf(addresses);
+            nodeIds = nodeIds.clone();
+        }
+    }
     private final int hidden;
     private final int topK;
     private final Duration timeout;
-    private final Slot[] slots;
+    private Slot[] slots;
     private final Arena arena = Arena.ofShared();
     private final MemorySegment staging;
     private final int maxRows;
@@ -62,6 +77,13 @@ public final class M2nExpertClient implements ExpertClient {
         CompletableFuture<Void> sent;
         long step = -1;
         int layer = -1;
+
+        void release() {
+            for (int p = 0; p < send.length; p++) {
+                send[p].close();
+                backend.release(index[p]);
+            }
+        }
 
         Slot() {
             int pods = placement.pods();
@@ -79,29 +101,69 @@ public final class M2nExpertClient implements ExpertClient {
     public M2nExpertClient(M2nNode node, Backend backend, ExpertPlacement placement,
                            List<InetSocketAddress> podAddresses, int[] podNodeIds,
                            int hidden, int topK, int maxRows, int microBatches, Duration timeout) {
-        if (podAddresses.size() != placement.pods() || podNodeIds.length != placement.pods()) {
-            throw new IllegalArgumentException("placement has " + placement.pods() + " expert pods but "
-                    + podAddresses.size() + " addresses and " + podNodeIds.length + " node ids were given");
-        }
         this.node = node;
         this.backend = backend;
-        this.placement = placement;
-        this.podAddresses = List.copyOf(podAddresses);
-        this.podNodeId = podNodeIds.clone();
-        this.podNodeIds = Set.copyOf(Arrays.stream(podNodeIds).boxed().toList());
+        this.microBatches = microBatches;
+        use(new Routing(placement, podAddresses, podNodeIds));
         this.hidden = hidden;
         this.topK = topK;
         this.maxRows = maxRows;
         this.timeout = timeout;
         this.staging = arena.allocate((long) maxRows * Math.max(topK, 1) * Integer.BYTES * 2L + 64, 64);
-        this.slots = new Slot[microBatches];
+        this.slots = newSlots();
+    }
+
+    private void use(Routing r) {
+        this.placement = r.placement();
+        this.podAddresses = r.addresses();
+        this.podNodeId = r.nodeIds();
+        this.podNodeIds = Set.copyOf(Arrays.stream(podNodeId).boxed().toList());
+    }
+
+    private Slot[] newSlots() {
+        Slot[] s = new Slot[microBatches];
         for (int i = 0; i < microBatches; i++) {
-            slots[i] = new Slot();
+            s[i] = new Slot();
         }
+        return s;
+    }
+
+    /**
+     * Routes to another expert pool (the plan changed: more or fewer expert pods, a new
+     * placement) from the next step on. The switch happens at a step boundary, so no step mixes
+     * two placements; requests in flight carry on (their KV cache is here, and expert pods keep
+     * no per-request state).
+     */
+    public void reroute(Routing routing) {
+        nextRouting = routing;
+    }
+
+    /** Applies a pending {@link #reroute} once no micro-batch is in flight (the start of a step). */
+    private void switchRoutingIfAsked() {
+        Routing r = nextRouting;
+        if (r == null) {
+            return;
+        }
+        nextRouting = null;
+        for (Slot s : slots) {
+            if (s.sent != null && !s.sent.isDone()) {
+                try { // a failed step may leave a send posted: its buffer must not be freed under it
+                    s.sent.get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+                } catch (Exception ignored) {
+                    // failed or timed out: the transport is done with the buffer either way
+                }
+            }
+            s.release();
+        }
+        use(r);
+        slots = newSlots();
     }
 
     @Override
     public void dispatch(long step, int layer, int microBatch, Tensor x, Tensor ids, Tensor weights, Tensor out) {
+        if (layer == 0 && microBatch == 0) {
+            switchRoutingIfAsked();
+        }
         Slot s = slots[microBatch];
         int n = (int) x.dim(0);
         if (n > maxRows) {
@@ -175,6 +237,11 @@ public final class M2nExpertClient implements ExpertClient {
                 // An empty reply's topK carries the expert pod's "the round had rows" flag (ExpertServer).
                 busy |= m.header().rowCount() > 0 || m.header().topK() > 0;
                 int c = s.count[p];
+                if (c > 0 && m.header().rowCount() == 0 && m.header().topK() == ExpertServer.REPLY_REFUSED) {
+                    throw new ExpertUnavailableException("expert pod " + p + " (" + podAddresses.get(p) + ") refused "
+                            + c + " rows of " + round + ": it does not hold every expert this pod routed to it, so its "
+                            + "placement differs from this pod's plan (a placement change in progress)");
+                }
                 if (m.header().rowCount() != c) {
                     throw new ExpertUnavailableException("expert pod " + p + " returned " + m.header().rowCount()
                             + " rows for " + round + " but was sent " + c);
@@ -241,10 +308,7 @@ public final class M2nExpertClient implements ExpertClient {
     @Override
     public void close() {
         for (Slot s : slots) {
-            for (int p = 0; p < s.send.length; p++) {
-                s.send[p].close();
-                backend.release(s.index[p]);
-            }
+            s.release();
         }
         if (onesTensor != null) {
             backend.release(onesTensor);

@@ -49,8 +49,13 @@ public final class AttentionPod implements AutoCloseable {
     public AttentionPod(PodSettings s, ServingMetrics metrics) throws IOException {
         checkpoint = Checkpoint.open(s.model());
         ModelConfig cfg = checkpoint.config();
+        // Watching starts before the first read, so a change in between is not missed.
+        planWatcher = new io.shuttle.plan.PlanWatcher(s.plan(), cfg.numExperts(), Duration.ofSeconds(2), this::planChanged);
         ServingPlan plan = PlanReader.read(s.plan(), cfg.numExperts());
-        if (s.ordinal() >= plan.attention().replicas()) {
+        runningPlan = plan;
+        // With an address pattern any ordinal has an address: an autoscaler may start a pod before
+        // the operator has rewritten the plan, and expert pods learn their senders from the links.
+        if (s.ordinal() >= plan.attention().replicas() && plan.attention().addressPattern() == null) {
             throw new IllegalArgumentException("attention ordinal " + s.ordinal() + " is outside the plan's "
                     + plan.attention().replicas() + " attention pods");
         }
@@ -60,26 +65,59 @@ public final class AttentionPod implements AutoCloseable {
         roundTimeout = Duration.ofMillis(p.roundTimeoutMillis());
         node = M2nNode.start(s.nodeConfig(PodSettings.deploymentId(plan.deployment()), PodSettings.attentionNodeId(s.ordinal()),
                 Addresses.bind(s.bindHost(), plan.attention().address(s.ordinal()))));
-        ExpertPlacement placement = new ExpertPlacement(plan.experts().placement(), cfg.numExperts());
-        List<InetSocketAddress> expertAddresses = new ArrayList<>();
-        int[] expertIds = new int[plan.experts().replicas()];
-        for (int e = 0; e < expertIds.length; e++) {
-            expertAddresses.add(Addresses.parse(plan.experts().pool().address(e)));
-            expertIds[e] = PodSettings.expertNodeId(e);
-        }
-        client = new M2nExpertClient(node, backend, placement, expertAddresses, expertIds, cfg.hiddenSize(),
-                cfg.topK(), p.maxBatchTokens(), p.microBatches(), roundTimeout);
+        M2nExpertClient.Routing routing = routing(plan, cfg.numExperts());
+        client = new M2nExpertClient(node, backend, routing.placement(), routing.addresses(), routing.nodeIds(),
+                cfg.hiddenSize(), cfg.topK(), p.maxBatchTokens(), p.microBatches(), roundTimeout);
         EngineOptions options = new EngineOptions(p.maxBatchTokens(), p.maxRunning(), p.kvBlocks(), p.kvBlockSize(),
                 Math.min(p.maxModelLen(), cfg.maxPositionEmbeddings()), p.maxWaiting());
         trace = s.traceFile() == null ? null : new ChromeTrace(s.traceFile(), "attention-" + s.ordinal(), 200_000);
         stats = new io.shuttle.engine.PipelineStats(trace == null ? StepTrace.NONE : trace);
-        engine = new Engine(checkpoint, backend, options, client, p.microBatches(), metrics.pipeline(stats));
+        engine = new Engine(checkpoint, backend, options, client, p.microBatches(), metrics.pipeline(stats))
+                .retryFailedSteps(s.expertRetry());
         modelName = s.servedModelName();
         maxModelLen = options.maxModelLen();
         checkpoint.prefault(io.shuttle.model.ProgressListener.none());
         loop = new EngineLoop(engine, true, Duration.ofMillis(50), Duration.ofMillis(200), client::othersBusy).start();
         registerMetrics(metrics);
+        planWatcher.start();
     }
+
+    private static M2nExpertClient.Routing routing(ServingPlan plan, int numExperts) {
+        ExpertPlacement placement = new ExpertPlacement(plan.experts().placement(), numExperts);
+        List<InetSocketAddress> addresses = new ArrayList<>();
+        int[] nodeIds = new int[plan.experts().replicas()];
+        for (int e = 0; e < nodeIds.length; e++) {
+            addresses.add(Addresses.parse(plan.experts().pool().address(e)));
+            nodeIds[e] = PodSettings.expertNodeId(e);
+        }
+        return new M2nExpertClient.Routing(placement, addresses, nodeIds);
+    }
+
+    /**
+     * A new version of the plan file: a changed expert pool (pods, addresses, placement) is
+     * used from the next step on; the attention pool's size needs nothing here (expert pods learn
+     * who sends). What only a restart can apply (the pipeline's sizes, the deployment) is
+     * reported and left: the operator rolls the pods for such changes.
+     */
+    private void planChanged(ServingPlan next) {
+        ServingPlan now = runningPlan;
+        if (!next.deployment().equals(now.deployment()) || !next.pipeline().equals(now.pipeline())) {
+            System.getLogger(AttentionPod.class.getName()).log(System.Logger.Level.WARNING,
+                    "the plan's deployment or pipeline settings changed; they apply when this pod restarts");
+        }
+        if (!next.experts().equals(now.experts())) {
+            client.reroute(routing(next, checkpoint.config().numExperts()));
+            System.getLogger(AttentionPod.class.getName()).log(System.Logger.Level.INFO,
+                    "new expert pool from the plan file: " + next.experts().replicas() + " pods, placement "
+                            + next.experts().placement() + "; used from the next step");
+        }
+        runningPlan = next;
+        planReloads.incrementAndGet();
+    }
+
+    private final io.shuttle.plan.PlanWatcher planWatcher;
+    private volatile ServingPlan runningPlan;
+    private final java.util.concurrent.atomic.AtomicLong planReloads = new java.util.concurrent.atomic.AtomicLong();
 
     private void registerMetrics(ServingMetrics metrics) {
         metrics.gauge("shuttle_requests_running", "Sequences in the running batch", () -> engine.scheduler().runningCount());
@@ -152,11 +190,14 @@ public final class AttentionPod implements AutoCloseable {
         h.put("waiting", engine.scheduler().waitingCount());
         h.put("kv_blocks_free", engine.allocator().freeBlocks());
         h.put("kv_blocks_total", engine.allocator().totalBlocks());
+        h.put("expert_pods", runningPlan.experts().replicas());
+        h.put("plan_reloads", planReloads.get());
         return h;
     }
 
     @Override
     public void close() {
+        planWatcher.close();
         loop.close();
         engine.close();
         client.close();

@@ -12,10 +12,8 @@ import io.shuttle.plan.PlanReader;
 import io.shuttle.plan.ServingPlan;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -27,7 +25,6 @@ public final class ExpertPod implements AutoCloseable {
     private final Checkpoint checkpoint;
     private final Backend backend;
     private final M2nNode node;
-    private final ExpertStage stage;
     private final ExpertServer server;
     private final Thread serving;
     private final int[] held;
@@ -49,17 +46,13 @@ public final class ExpertPod implements AutoCloseable {
         backend = io.shuttle.kernels.Backends.create(s.device(), s.threads());
         ExpertWeights weights = ExpertWeights.load(checkpoint, backend, held);
         checkpoint.prefault(io.shuttle.model.ProgressListener.none());
-        int attentionPods = plan.attention().replicas();
-        int maxRows = p.maxBatchTokens() * attentionPods;
-        stage = new ExpertStage(cfg, weights, backend, maxRows);
+        // Sized for the plan's attention pods at first; the server grows its buffers when more join.
+        int initialRows = p.maxBatchTokens() * plan.attention().replicas();
+        ExpertWeights held = weights;
         node = M2nNode.start(s.nodeConfig(PodSettings.deploymentId(plan.deployment()), PodSettings.expertNodeId(s.ordinal()),
                 Addresses.bind(s.bindHost(), plan.experts().pool().address(s.ordinal()))));
-        Map<Integer, InetSocketAddress> senders = new HashMap<>();
-        for (int a = 0; a < attentionPods; a++) {
-            senders.put(PodSettings.attentionNodeId(a), Addresses.parse(plan.attention().address(a)));
-        }
-        server = new ExpertServer(node, stage, backend, senders, cfg.numLayers(), p.microBatches(), cfg.hiddenSize(),
-                cfg.topK(), maxRows, Duration.ofMillis(p.roundTimeoutMillis()));
+        server = new ExpertServer(node, rows -> new ExpertStage(cfg, held, backend, rows), backend, cfg.numLayers(),
+                p.microBatches(), cfg.hiddenSize(), cfg.topK(), initialRows, Duration.ofMillis(p.roundTimeoutMillis()));
         trace = s.traceFile() == null ? null : new ChromeTrace(s.traceFile(), "expert-" + s.ordinal(), 200_000);
         server.trace(metrics.expertRounds(trace == null ? io.shuttle.pipeline.RoundTrace.NONE : trace));
         metrics.counter("shuttle_m2n_bytes_total", "M2N payload bytes sent and received", "direction",
@@ -74,10 +67,15 @@ public final class ExpertPod implements AutoCloseable {
         return serving.isAlive();
     }
 
-    /** Ready when the serving thread runs and a round with every attention pod was served in the last {@code within}. */
+    /**
+     * Ready when the serving thread runs and either no attention pod takes part yet (a fresh
+     * pool, or one whose attention pods all left) or a round was served in the last
+     * {@code within} plus the round timeout.
+     */
     public boolean ready(Duration within) {
         long last = server.lastRoundNanos();
-        return serving.isAlive() && last != 0 && System.nanoTime() - last < within.toNanos() + roundTimeout.toNanos();
+        return serving.isAlive() && (server.members().isEmpty()
+                || last != 0 && System.nanoTime() - last < within.toNanos() + roundTimeout.toNanos());
     }
 
     public Map<String, Object> stats() {
@@ -94,6 +92,7 @@ public final class ExpertPod implements AutoCloseable {
         h.put("m2n", node.address().toString());
         h.put("transport", node.transportName());
         h.put("rounds_served", server.roundsServed());
+        h.put("attention_nodes", server.members().stream().sorted().toList());
         return h;
     }
 
@@ -110,7 +109,6 @@ public final class ExpertPod implements AutoCloseable {
         if (trace != null) {
             trace.close();
         }
-        stage.close();
         backend.close();
         checkpoint.close();
     }

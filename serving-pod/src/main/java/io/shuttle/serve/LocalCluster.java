@@ -85,7 +85,7 @@ public final class LocalCluster implements AutoCloseable {
     private final List<Pod> attentionPods = new ArrayList<>();
     private final List<Pod> expertPods = new ArrayList<>();
     private final Spec spec;
-    private final ServingPlan plan;
+    private volatile ServingPlan plan;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     private LocalCluster(Spec spec, Path runDir, ServingPlan plan) {
@@ -257,6 +257,58 @@ public final class LocalCluster implements AutoCloseable {
 
     public ServingPlan plan() {
         return plan;
+    }
+
+    /**
+     * Writes a new plan for the running processes (they re-read it within seconds: attention
+     * processes switch to a new expert pool at a step boundary). Written to a temporary file
+     * and moved into place, as Kubernetes swaps a ConfigMap, so no process reads half a file.
+     */
+    public void replacePlan(ServingPlan next) throws IOException {
+        Path tmp = runDir.resolve("plan.json.next");
+        Files.writeString(tmp, PlanReader.toJson(next));
+        Files.move(tmp, runDir.resolve("plan.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        plan = next;
+    }
+
+    /** Scales the attention pool out by one: the plan gains an address, then the new process starts (live). */
+    public Pod addAttention(Duration readyTimeout) throws IOException {
+        List<String> addresses = new ArrayList<>();
+        for (int a = 0; a < plan.attention().replicas(); a++) {
+            addresses.add(plan.attention().address(a));
+        }
+        addresses.add("127.0.0.1:" + freePort());
+        replacePlan(new ServingPlan(plan.apiVersion(), plan.kind(), plan.deployment(),
+                new ServingPlan.Pool(addresses.size(), addresses, null), plan.experts(), plan.pipeline()));
+        Pod fresh = launch("attention", addresses.size() - 1, runDir.resolve("m2n-secret"), readyTimeout);
+        attentionPods.add(fresh);
+        return fresh;
+    }
+
+    /**
+     * Changes the expert pool: {@code placement} (one entry per expert pod) becomes the plan,
+     * new expert processes start, processes beyond the new count stop, and every kept process
+     * restarts on its new experts, one after the other (a rolling update).
+     */
+    public void changePlacement(List<List<Integer>> placement, Duration readyTimeout) throws IOException {
+        List<String> addresses = new ArrayList<>();
+        for (int e = 0; e < placement.size(); e++) {
+            addresses.add(e < plan.experts().replicas() ? plan.experts().pool().address(e) : "127.0.0.1:" + freePort());
+        }
+        int before = expertPods.size();
+        replacePlan(new ServingPlan(plan.apiVersion(), plan.kind(), plan.deployment(), plan.attention(),
+                new ServingPlan.ExpertPool(placement.size(), addresses, null, placement), plan.pipeline()));
+        for (int e = before; e < placement.size(); e++) {
+            expertPods.add(launch("expert", e, runDir.resolve("m2n-secret"), readyTimeout));
+        }
+        while (expertPods.size() > placement.size()) {
+            Pod gone = expertPods.remove(expertPods.size() - 1);
+            gone.process().destroy();
+        }
+        for (int e = Math.min(before, placement.size()) - 1; e >= 0; e--) { // highest ordinal first, like a StatefulSet
+            restartExpert(e, readyTimeout);
+        }
     }
 
     /** The first process that has exited, if any (the launcher stops everything then). */

@@ -25,11 +25,14 @@ import java.nio.file.Path;
  */
 public record PodSettings(Role role, Path model, Path plan, int ordinal, byte[] secret, int httpPort, String bindHost,
                           TransportKind transport, int threads, Path traceFile, long m2nActiveSpinMicros,
-                          String servedModelName, String device) {
+                          String servedModelName, String device, java.time.Duration expertRetry) {
 
     public enum Role { ATTENTION, EXPERT }
 
     public PodSettings {
+        if (expertRetry == null || expertRetry.isNegative()) {
+            throw new IllegalArgumentException("--expert-retry-seconds (SHUTTLE_EXPERT_RETRY_SECONDS) must be ≥ 0, got " + expertRetry);
+        }
         if (ordinal < 0) {
             throw new IllegalArgumentException("the ordinal must be ≥ 0, got " + ordinal);
         }
@@ -53,14 +56,20 @@ public record PodSettings(Role role, Path model, Path plan, int ordinal, byte[] 
     public PodSettings(Role role, Path model, Path plan, int ordinal, byte[] secret, int httpPort, String bindHost,
                        TransportKind transport, int threads, Path traceFile, long m2nActiveSpinMicros) {
         this(role, model, plan, ordinal, secret, httpPort, bindHost, transport, threads, traceFile, m2nActiveSpinMicros,
-                null, "cpu");
+                null, "cpu", DEFAULT_EXPERT_RETRY);
     }
 
     public PodSettings(Role role, Path model, Path plan, int ordinal, byte[] secret, int httpPort, String bindHost,
                        TransportKind transport, int threads, Path traceFile, long m2nActiveSpinMicros, String servedModelName) {
         this(role, model, plan, ordinal, secret, httpPort, bindHost, transport, threads, traceFile, m2nActiveSpinMicros,
-                servedModelName, "cpu");
+                servedModelName, "cpu", DEFAULT_EXPERT_RETRY);
     }
+
+    /**
+     * How long an attention pod keeps retrying steps whose expert round failed (an expert pod
+     * restarting, a placement change) before it ends the requests in them.
+     */
+    public static final java.time.Duration DEFAULT_EXPERT_RETRY = java.time.Duration.ofSeconds(120);
 
     /** The M2N node settings common to both roles. */
     public io.shuttle.m2n.NodeConfig nodeConfig(long deploymentId, int nodeId, java.net.InetSocketAddress bind) {

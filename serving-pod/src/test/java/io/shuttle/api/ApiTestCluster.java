@@ -81,7 +81,9 @@ final class ApiTestCluster implements AutoCloseable {
     }
 
     private PodSettings settings(PodSettings.Role role, int ordinal, Path plan, byte[] secret) {
-        return new PodSettings(role, model, plan, ordinal, secret, 0, "127.0.0.1", TransportKind.TCP, 1, null, 0, "tiny");
+        // A short retry budget: the tests that break the experts expect the requests to end soon.
+        return new PodSettings(role, model, plan, ordinal, secret, 0, "127.0.0.1", TransportKind.TCP, 1, null, 0, "tiny",
+                "cpu", Duration.ofSeconds(2));
     }
 
     private static int freePort() {

@@ -74,18 +74,18 @@ class M2nPipelineTest {
              Backend e0Backend = new CpuBackend(1);
              Backend e1Backend = new CpuBackend(1)) {
             var cfg = ckpt.config();
-            Map<Integer, InetSocketAddress> attentionPods = Map.of(0, attentionNode.address());
             List<ExpertServer> servers = new ArrayList<>();
             List<Thread> threads = new ArrayList<>();
             M2nNode[] nodes = {expert0, expert1};
             Backend[] backends = {e0Backend, e1Backend};
             for (int p = 0; p < 2; p++) {
                 int[] held = perPod.get(p).stream().mapToInt(Integer::intValue).toArray();
-                ExpertStage stage = new ExpertStage(cfg, ExpertWeights.load(ckpt, backends[p], held), backends[p], 64);
-                ExpertServer server = new ExpertServer(nodes[p], stage, backends[p], attentionPods, cfg.numLayers(), m,
-                        cfg.hiddenSize(), cfg.topK(), 64, Duration.ofSeconds(20));
+                ExpertWeights w = ExpertWeights.load(ckpt, backends[p], held);
+                Backend eb = backends[p];
+                ExpertServer server = new ExpertServer(nodes[p], rows -> new ExpertStage(cfg, w, eb, rows), eb,
+                        cfg.numLayers(), m, cfg.hiddenSize(), cfg.topK(), 16, Duration.ofSeconds(20));
                 servers.add(server);
-                Thread t = new Thread(() -> server.serve(0), "expert-" + p);
+                Thread t = new Thread(() -> server.serve(), "expert-" + p);
                 t.setDaemon(true);
                 t.start();
                 threads.add(t);

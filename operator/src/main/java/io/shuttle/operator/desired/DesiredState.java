@@ -1,5 +1,7 @@
 package io.shuttle.operator.desired;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.shuttle.operator.api.MoEDeployment;
 import io.shuttle.operator.api.RoleAutoscalingSpec;
@@ -44,20 +46,19 @@ public final class DesiredState {
                     + " characters; pod names and their revision labels need it to be at most " + Names.MAX_NAME_LENGTH);
         }
         Ports ports = Ports.of(owner.getSpec());
-        String planJson = ServingPlanJson.of(name, owner.getMetadata().getNamespace(), topology,
+        ObjectNode plan = ServingPlanJson.tree(name, owner.getMetadata().getNamespace(), topology,
                 ports.attentionM2n(), ports.expertM2n());
-        Map<String, String> hashes = new LinkedHashMap<>();
-        // Every pod reads the plan once at start, so a new plan (including a new pod count chosen
-        // by an autoscaler) must restart both pools.
-        hashes.put(Names.ANNOTATION_PLAN_HASH, ConfigManifests.sha256(planJson).substring(0, 16));
-        hashes.put(Names.ANNOTATION_SECRET_HASH, secretDigest);
+        // The ConfigMap comes before the StatefulSets: a pod that a scale-out adds must find
+        // itself in the plan when it starts.
         List<HasMetadata> children = new ArrayList<>(List.of(
-                ConfigManifests.configMap(owner, topology, planJson),
+                ConfigManifests.configMap(owner, topology, ServingPlanJson.write(plan)),
                 ServiceManifests.headless(owner, Role.ATTENTION, ports),
                 ServiceManifests.headless(owner, Role.EXPERTS, ports),
                 ServiceManifests.client(owner, ports),
-                StatefulSetManifests.statefulSet(owner, topology, Role.ATTENTION, hashes, hfImage, kept(scaling.attention())),
-                StatefulSetManifests.statefulSet(owner, topology, Role.EXPERTS, hashes, hfImage, kept(scaling.experts())),
+                StatefulSetManifests.statefulSet(owner, topology, Role.ATTENTION, hashes(plan, Role.ATTENTION, secretDigest),
+                        hfImage, kept(scaling.attention())),
+                StatefulSetManifests.statefulSet(owner, topology, Role.EXPERTS, hashes(plan, Role.EXPERTS, secretDigest),
+                        hfImage, kept(scaling.experts())),
                 PdbManifests.pdb(owner, Role.ATTENTION),
                 PdbManifests.pdb(owner, Role.EXPERTS)));
         for (RoleScaling role : List.of(scaling.attention(), scaling.experts())) {
@@ -65,6 +66,17 @@ public final class DesiredState {
                     ? AutoscalerManifests.scaledObject(owner, role) : AutoscalerManifests.hpa(owner, role)));
         }
         return List.copyOf(children);
+    }
+
+    /**
+     * The pod template's annotations that restart the role's pods: the plan hash over only what
+     * they cannot read live ({@link PlanHashes}), and the M2N Secret's digest.
+     */
+    private static Map<String, String> hashes(JsonNode plan, Role role, String secretDigest) {
+        Map<String, String> hashes = new LinkedHashMap<>();
+        hashes.put(Names.ANNOTATION_PLAN_HASH, PlanHashes.of(plan, role));
+        hashes.put(Names.ANNOTATION_SECRET_HASH, secretDigest);
+        return hashes;
     }
 
     /** The count the operator keeps, or none when an autoscaler owns it. */

@@ -2,6 +2,7 @@ package io.shuttle.operator.desired;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -21,14 +22,22 @@ public final class ServingPlanJson {
     private ServingPlanJson() {
     }
 
+    /** The plan file's text: {@link #write} of {@link #tree}. */
+    public static String of(String deployment, String namespace, Topology topology, int attentionPort, int expertPort) {
+        return write(tree(deployment, namespace, topology, attentionPort, expertPort));
+    }
+
     /**
+     * The plan as a tree, its fields in the documented order (so {@link #write} gives the same
+     * text for the same plan; {@link PlanHashes} digests parts of it).
+     *
      * @param deployment    the MoEDeployment's name (also the M2N deployment id's source)
      * @param namespace     its namespace (pods' DNS names)
      * @param topology      the resolved deployment
      * @param attentionPort M2N port of attention pods
      * @param expertPort    M2N port of expert pods
      */
-    public static String of(String deployment, String namespace, Topology topology, int attentionPort, int expertPort) {
+    public static ObjectNode tree(String deployment, String namespace, Topology topology, int attentionPort, int expertPort) {
         ObjectNode root = JSON.createObjectNode();
         root.put("apiVersion", API_VERSION);
         root.put("kind", KIND);
@@ -54,8 +63,13 @@ public final class ServingPlanJson {
         pipeline.put("kvBlocks", p.kvBlocks());
         pipeline.put("kvBlockSize", p.kvBlockSize());
         pipeline.put("roundTimeoutMillis", p.roundTimeoutMillis());
+        return root;
+    }
+
+    /** The text of a plan tree or of a part of one, fields in the tree's order. */
+    static String write(JsonNode plan) {
         try {
-            return JSON.writeValueAsString(root) + "\n";
+            return JSON.writeValueAsString(plan) + "\n";
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot write the plan JSON", e);
         }

@@ -17,6 +17,7 @@ import io.shuttle.operator.api.AutoscalingSpec;
 import io.shuttle.operator.api.MoEDeployment;
 import io.shuttle.operator.api.RoleAutoscalingSpec;
 import io.shuttle.operator.desired.AutoscalerManifests;
+import io.shuttle.operator.desired.Names;
 import io.shuttle.operator.desired.TopologyResolver;
 import io.shuttle.operator.planner.Planner;
 import org.junit.jupiter.api.BeforeEach;
@@ -93,6 +94,12 @@ class AutoscalingReconcileTest {
         drain();
     }
 
+    /** The plan hash on a StatefulSet's pod template: a new value restarts that pool's pods. */
+    private String planHash(String statefulSet) {
+        return get(StatefulSet.class, statefulSet).getSpec().getTemplate().getMetadata().getAnnotations()
+                .get(Names.ANNOTATION_PLAN_HASH);
+    }
+
     private JsonNode plan() throws Exception {
         return json.readTree(get(ConfigMap.class, "demo-plan").getData().get("plan.json"));
     }
@@ -118,24 +125,16 @@ class AutoscalingReconcileTest {
         assertEquals(List.of(1, 4), List.of(experts.getSpec().getMinReplicas(), experts.getSpec().getMaxReplicas()));
         assertEquals(2, get(StatefulSet.class, "demo-attention").getSpec().getReplicas(), "created at the planned count");
 
-        // the attention HPA scales out to 4
+        // the attention HPA scales out to 4: the plan and the expert band follow, and no pod
+        // template changes (both pools read a new attention count live), so no StatefulSet is written
+        String attentionHash = planHash("demo-attention");
+        String expertsHash = planHash("demo-experts");
         scale("demo-attention", 4);
         apply(d);
         assertEquals(List.of(
                 "PUT /api/v1/NS/configmaps/demo-plan",
-                "PUT /apis/apps/v1/NS/statefulsets/demo-attention",
-                "PUT /apis/apps/v1/NS/statefulsets/demo-experts",
                 "PUT /apis/autoscaling/v2/NS/horizontalpodautoscalers/demo-experts"), writes());
-        // the StatefulSets are rewritten for the new plan hash, each with exactly the live count
-        // and the live version as a precondition: no write changes a replica count
-        List<RecordingStore.Applied> sets = store.applied.stream().filter(a -> a.sent() instanceof StatefulSet).toList();
-        assertEquals(2, sets.size());
-        for (RecordingStore.Applied a : sets) {
-            StatefulSet sent = (StatefulSet) a.sent();
-            StatefulSet live = (StatefulSet) a.live();
-            assertEquals(live.getSpec().getReplicas(), sent.getSpec().getReplicas(), sent.getMetadata().getName());
-            assertEquals(live.getMetadata().getResourceVersion(), sent.getMetadata().getResourceVersion());
-        }
+        assertEquals(List.of(attentionHash, expertsHash), List.of(planHash("demo-attention"), planHash("demo-experts")));
         assertEquals(4, get(StatefulSet.class, "demo-attention").getSpec().getReplicas(), "not reverted to the spec's 2");
         assertEquals(4, plan().path("attention").path("replicas").asInt(), "the experts learn of the new attention pods");
         experts = get(HorizontalPodAutoscaler.class, "demo-experts");
@@ -144,16 +143,26 @@ class AutoscalingReconcileTest {
         apply(d);
         assertEquals(List.of(), writes(), "the new count is the steady state: no writes");
 
-        // the expert HPA scales out to 3: the placement is made again and both pools get the new plan
+        // the expert HPA scales out to 3: the placement is made again; the expert pods must restart
+        // to load their new experts, the attention pods switch to the new pool live
         scale("demo-experts", 3);
-        String hash = get(StatefulSet.class, "demo-attention").getSpec().getTemplate().getMetadata().getAnnotations()
-                .get("shuttle.io/plan-sha256");
+        store.applied.clear();
         var outcome = (StatusAggregator.Outcome.Applied) apply(d);
         assertEquals(3, get(StatefulSet.class, "demo-experts").getSpec().getReplicas());
         assertEquals(4, get(StatefulSet.class, "demo-attention").getSpec().getReplicas());
         assertEquals(3, plan().path("experts").path("placement").size());
-        assertNotEquals(hash, get(StatefulSet.class, "demo-attention").getSpec().getTemplate().getMetadata().getAnnotations()
-                .get("shuttle.io/plan-sha256"));
+        assertNotEquals(expertsHash, planHash("demo-experts"));
+        assertEquals(attentionHash, planHash("demo-attention"));
+        // the expert StatefulSet is rewritten for its new plan hash with exactly the live count and
+        // the live version as a precondition: no write changes a replica count
+        List<RecordingStore.Applied> sets = store.applied.stream().filter(a -> a.sent() instanceof StatefulSet).toList();
+        assertEquals(List.of("demo-experts"), sets.stream().map(a -> a.sent().getMetadata().getName()).toList());
+        for (RecordingStore.Applied a : sets) {
+            StatefulSet sent = (StatefulSet) a.sent();
+            StatefulSet live = (StatefulSet) a.live();
+            assertEquals(live.getSpec().getReplicas(), sent.getSpec().getReplicas(), sent.getMetadata().getName());
+            assertEquals(live.getMetadata().getResourceVersion(), sent.getMetadata().getResourceVersion());
+        }
         assertEquals(List.of(4, 3), List.of(outcome.scaling().attention().replicas(), outcome.scaling().experts().replicas()));
     }
 

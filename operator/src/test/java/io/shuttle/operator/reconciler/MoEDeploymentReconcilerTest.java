@@ -20,6 +20,7 @@ import io.shuttle.operator.api.MoEDeployment;
 import io.shuttle.operator.api.MoEDeploymentSpec;
 import io.shuttle.operator.api.PlacementSpec;
 import io.shuttle.operator.desired.DesiredStateTestAccess;
+import io.shuttle.operator.desired.Names;
 import io.shuttle.operator.desired.TopologyResolver;
 import io.shuttle.operator.planner.Planner;
 import org.junit.jupiter.api.AfterEach;
@@ -69,6 +70,12 @@ class MoEDeploymentReconcilerTest {
 
     private <T extends HasMetadata> T get(Class<T> type, String name) {
         return client.resources(type).inNamespace(NS).withName(name).get();
+    }
+
+    /** The plan hash on a StatefulSet's pod template: a new value restarts that pool's pods. */
+    private String planHash(String statefulSet) {
+        return get(StatefulSet.class, statefulSet).getSpec().getTemplate().getMetadata().getAnnotations()
+                .get(Names.ANNOTATION_PLAN_HASH);
     }
 
     private String condition(String name, String type) {
@@ -156,11 +163,17 @@ class MoEDeploymentReconcilerTest {
     void scalingEachRoleAndEditingTheSpecReachTheChildren() {
         create(Specs.tiny());
         await().atMost(WAIT).until(() -> get(StatefulSet.class, "demo-experts") != null);
-        String hashBefore = get(StatefulSet.class, "demo-attention").getSpec().getTemplate().getMetadata().getAnnotations()
-                .get("shuttle.io/plan-sha256");
+        String attentionHash = planHash("demo-attention");
+        String expertsHash = planHash("demo-experts");
         edit("demo", s -> new MoEDeploymentSpec(s.model(), s.image(), DesiredStateTestAccess.withReplicas(s.attention(), 3),
                 s.experts(), s.pipeline(), s.plan(), s.placement(), s.api(), s.m2n(), s.autoscaling()));
-        await().atMost(WAIT).untilAsserted(() -> assertEquals(3, get(StatefulSet.class, "demo-attention").getSpec().getReplicas()));
+        await().atMost(WAIT).untilAsserted(() -> {
+            assertEquals(3, get(StatefulSet.class, "demo-attention").getSpec().getReplicas());
+            MoEDeployment d = live("demo");
+            assertEquals(d.getMetadata().getGeneration(), d.getStatus().observedGeneration(), "the reconcile finished");
+        });
+        assertEquals(List.of(attentionHash, expertsHash), List.of(planHash("demo-attention"), planHash("demo-experts")),
+                "a new attention count restarts no pod: both pools read it from the plan file live");
         edit("demo", s -> new MoEDeploymentSpec(s.model(), "registry.example/shuttle:0.2", s.attention(),
                 DesiredStateTestAccess.withReplicas(s.experts(), 4), s.pipeline(), s.plan(), s.placement(), s.api(), s.m2n(), s.autoscaling()));
         await().atMost(WAIT).untilAsserted(() -> {
@@ -168,8 +181,8 @@ class MoEDeploymentReconcilerTest {
             assertEquals(4, experts.getSpec().getReplicas());
             assertEquals("registry.example/shuttle:0.2", experts.getSpec().getTemplate().getSpec().getContainers().getFirst().getImage());
             assertEquals("[ [ 0 ], [ 1 ], [ 2 ], [ 3 ] ]\n", get(ConfigMap.class, "demo-plan").getData().get("placement.json"));
-            assertNotEquals(hashBefore, get(StatefulSet.class, "demo-attention").getSpec().getTemplate().getMetadata()
-                    .getAnnotations().get("shuttle.io/plan-sha256"));
+            assertNotEquals(expertsHash, planHash("demo-experts"), "expert pods load their new experts at start");
+            assertEquals(attentionHash, planHash("demo-attention"), "attention pods switch to the new expert pool live");
             MoEDeployment d = live("demo");
             assertEquals(d.getMetadata().getGeneration(), d.getStatus().observedGeneration());
             assertEquals(List.of(1, 1, 1, 1), d.getStatus().plan().expertsPerPod());
@@ -185,8 +198,7 @@ class MoEDeploymentReconcilerTest {
             assertNotNull(live("demo").getStatus());
             assertEquals("hpa", live("demo").getStatus().autoscaling().attention().provider());
         });
-        String hash = get(StatefulSet.class, "demo-attention").getSpec().getTemplate().getMetadata().getAnnotations()
-                .get("shuttle.io/plan-sha256");
+        String hash = planHash("demo-attention");
         // the HPA scales the attention pool to 3 and reports it
         client.apps().statefulSets().inNamespace(NS).withName("demo-attention").edit(s -> {
             s.getSpec().setReplicas(3);
@@ -199,14 +211,13 @@ class MoEDeploymentReconcilerTest {
         await().atMost(WAIT).untilAsserted(() -> {
             assertEquals(3, json.readTree(get(ConfigMap.class, "demo-plan").getData().get("plan.json"))
                     .path("attention").path("replicas").asInt(), "the plan follows the live count");
-            assertNotEquals(hash, get(StatefulSet.class, "demo-attention").getSpec().getTemplate().getMetadata()
-                    .getAnnotations().get("shuttle.io/plan-sha256"));
             var status = live("demo").getStatus().autoscaling();
             assertEquals(3, status.attention().currentReplicas());
             assertEquals(List.of(1, 4), List.of(status.attention().minReplicas(), status.attention().maxReplicas()));
             assertEquals("0.5-2", status.ratio());
         });
         assertEquals(3, get(StatefulSet.class, "demo-attention").getSpec().getReplicas(), "not reverted to the spec's 2");
+        assertEquals(hash, planHash("demo-attention"), "the running attention pods read the new count live");
     }
 
     @Test

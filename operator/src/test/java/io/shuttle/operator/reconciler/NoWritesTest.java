@@ -1,5 +1,6 @@
 package io.shuttle.operator.reconciler;
 
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.EnableKubernetesMockClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
@@ -43,6 +44,10 @@ class NoWritesTest {
         return requests.stream().filter(r -> !r.startsWith("GET ")).toList();
     }
 
+    private PodTemplateSpec attentionTemplate() {
+        return client.apps().statefulSets().inNamespace("shuttle").withName("demo-attention").get().getSpec().getTemplate();
+    }
+
     @Test
     void hundredReconcilesOfAnUnchangedDeploymentWriteNothing() throws Exception {
         MoEDeployment d = Specs.tiny();
@@ -61,21 +66,28 @@ class NoWritesTest {
     }
 
     @Test
-    void scalingAttentionRewritesOnlyThePlanAndTheStatefulSets() throws Exception {
+    void scalingAttentionRewritesThePlanFirstThenOnlyTheAttentionStatefulSet() throws Exception {
         MoEDeployment d = Specs.tiny();
         ClientChildStore store = new ClientChildStore(client, "shuttle", false);
         reconciler.apply(d, store);
         drain();
+        PodTemplateSpec template = attentionTemplate();
         MoEDeploymentSpec s = d.getSpec();
         d.setSpec(new MoEDeploymentSpec(s.model(), s.image(),
                 io.shuttle.operator.desired.DesiredStateTestAccess.withReplicas(s.attention(), 3), s.experts(),
                 s.pipeline(), s.plan(), s.placement(), s.api(), s.m2n(), s.autoscaling()));
         reconciler.apply(d, store);
         List<String> w = writes(drain());
+        // The plan goes first, so the pod the scale-out adds finds itself in it; the expert
+        // StatefulSet is untouched (its pods accept new attention pods while running).
         assertEquals(List.of(
                 "PUT /api/v1/namespaces/shuttle/configmaps/demo-plan",
-                "PUT /apis/apps/v1/namespaces/shuttle/statefulsets/demo-attention",
-                "PUT /apis/apps/v1/namespaces/shuttle/statefulsets/demo-experts"), w);
+                "PUT /apis/apps/v1/namespaces/shuttle/statefulsets/demo-attention"), w);
+        assertEquals(3, client.apps().statefulSets().inNamespace("shuttle").withName("demo-attention").get().getSpec()
+                .getReplicas());
+        PodTemplateSpec now = attentionTemplate();
+        assertEquals(template.getMetadata().getAnnotations(), now.getMetadata().getAnnotations());
+        assertTrue(template.equals(now), "only the count changed: no attention pod restarts");
         reconciler.apply(d, store);
         assertEquals(List.of(), writes(drain()));
     }
