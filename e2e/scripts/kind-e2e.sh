@@ -118,21 +118,16 @@ completion_ok || die "/v1/completions did not answer 200 with $MAX_TOKENS tokens
 REFERENCE=$(generate_ids) || die "/v1/shuttle/generate failed"
 say "tokens: $REFERENCE"
 
-say "scale attention 1 -> 2"
-BEFORE=$(k get sts "$NAME-attention" -o jsonpath='{.spec.template.metadata.annotations.shuttle\.io/plan-sha256}')
+say "scale attention 1 -> 2 (live: no pod restarts)"
+BEFORE=$(k get sts "$NAME-experts" -o jsonpath='{.spec.template.metadata.annotations.shuttle\.io/plan-sha256}')
+STARTED=$(k get pod "$NAME-attention-0" -o jsonpath='{.metadata.uid}')
 k patch moe "$NAME" --type merge -p '{"spec":{"attention":{"replicas":2}}}'
-plan_changed() {
-  local now
-  now=$(k get sts "$NAME-attention" -o jsonpath='{.spec.template.metadata.annotations.shuttle\.io/plan-sha256}')
-  [ -n "$now" ] && [ "$now" != "$BEFORE" ]
-}
-wait_for "the new plan on the pod templates" plan_changed
-# A new plan restarts both pools, and a RollingUpdate (one pod at a time, each waiting for the
-# last to be Ready) cannot complete: pods on the new plan cannot become Ready next to pods on the
-# old one (see docs/OPERATOR.md). Restart the pools together, as an administrator would.
-k delete pod -l "shuttle.io/deployment=$NAME" --wait=false
 two_ready() { ready && [ "$(k get moe "$NAME" -o jsonpath='{.status.attentionReady}')" = 2/2 ]; }
 wait_for "2/2 attention pods Ready" two_ready
+[ "$(k get sts "$NAME-experts" -o jsonpath='{.spec.template.metadata.annotations.shuttle\.io/plan-sha256}')" = "$BEFORE" ] \
+  || die "scaling attention changed the expert pods' template"
+[ "$(k get pod "$NAME-attention-0" -o jsonpath='{.metadata.uid}')" = "$STARTED" ] \
+  || die "scaling attention restarted $NAME-attention-0"
 forward "pod/$NAME-attention-1"
 [ "$(generate_ids)" = "$REFERENCE" ] || die "the new attention pod answered other tokens than the first one"
 completion_ok || die "the new attention pod's /v1/completions failed"

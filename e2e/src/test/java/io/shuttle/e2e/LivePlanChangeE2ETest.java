@@ -27,7 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * monolithic engine's tokens: nothing in flight is lost.
  * <ul>
  *   <li>attention scale-out is live: a new attention process joins, the expert processes start
- *       aggregating its rows without restarting, and it serves;</li>
+ *       aggregating its rows without restarting, and it serves; scale-in is too: the process
+ *       drains and leaves, and the expert processes stop waiting for it;</li>
  *   <li>an expert count change with a new placement rolls the expert processes, and the attention
  *       process picks the new placement up from the plan file without restarting.</li>
  * </ul>
@@ -43,7 +44,7 @@ class LivePlanChangeE2ETest {
     private final HttpClient http = HttpClient.newHttpClient();
 
     @Test
-    void attentionScaleOutIsLive() throws Exception {
+    void attentionScaleOutAndInAreLive() throws Exception {
         Path model = Fixtures.tinyModel(tmp.resolve("tiny"));
         List<GenerationResult> expected = Fixtures.monolithic(model, List.of(PROMPT), TOKENS);
         var spec = new LocalCluster.Spec(model, 1, 2, 2, "tcp", 1, false, null, 4);
@@ -69,6 +70,19 @@ class LivePlanChangeE2ETest {
                 assertEquals(2, h.get("attention_nodes").size(), "expert " + e.ordinal() + " aggregates both: " + h);
             }
             assertTrue(added.process().isAlive());
+
+            // Scale-in: the added process drains and leaves while the first one decodes another long request.
+            CompletableFuture<HttpResponse<String>> second = longRequest(cluster, 0);
+            Thread.sleep(300);
+            cluster.removeAttention(Duration.ofSeconds(30));
+            assertTrue(!second.isDone(), "the long request spans the leave");
+            assertExact(expected, second);
+            for (LocalCluster.Pod e : cluster.expertPods()) {
+                JsonNode h = json(e.url() + "/health");
+                assertEquals(1, h.get("attention_nodes").size(), "expert " + e.ordinal() + " dropped the leaver: " + h);
+            }
+            assertEquals(expertPids, cluster.expertPods().stream().map(p -> p.process().pid()).toList(),
+                    "the expert processes were not restarted");
         }
     }
 

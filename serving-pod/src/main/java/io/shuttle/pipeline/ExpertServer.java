@@ -103,6 +103,7 @@ public final class ExpertServer implements AutoCloseable {
     private final LongAdder refusedMessages = new LongAdder();
     private final LongAdder joins = new LongAdder();
     private final LongAdder drops = new LongAdder();
+    private final LongAdder catchUps = new LongAdder();
 
     /**
      * @param stageForRows makes the expert stage for a round of up to that many rows (the
@@ -163,7 +164,7 @@ public final class ExpertServer implements AutoCloseable {
         int layer = 0;
         int mb = 0;
         while (!stopped) {
-            admit(layer, mb);
+            catchUpAndAdmit(layer, mb);
             if (members.isEmpty()) {
                 RoundKey at = earliestWaiting();
                 if (at != null) {
@@ -172,7 +173,7 @@ public final class ExpertServer implements AutoCloseable {
                 }
                 continue;
             }
-            if (serveRound(layer, mb)) {
+            if (serveRound(layer, mb, members, true)) {
                 if (++mb == microBatches) {
                     mb = 0;
                     layer = (layer + 1) % layers;
@@ -181,26 +182,43 @@ public final class ExpertServer implements AutoCloseable {
         }
     }
 
-    /** Admits the connected attention pods whose oldest waiting message is for (layer, micro-batch). */
-    private void admit(int layer, int mb) {
-        Set<Integer> peers = node.inboundPeers();
-        if (members.containsAll(peers)) {
-            return;
-        }
-        Map<Integer, RoundKey> at = positions();
-        boolean changed = false;
-        for (int p : peers) {
-            RoundKey k = at.get(p);
-            if (!members.contains(p) && k != null && k.layer() == layer && k.microBatch() == mb) {
-                members.add(p);
-                joins.increment();
-                changed = true;
-                LOG.log(Level.INFO, "attention node " + p + " joins at layer " + layer + " micro-batch " + mb
-                        + " (its step " + k.step() + "); " + members.size() + " attention pods now");
+    /**
+     * Brings the connected attention pods that are not members up to this loop's round
+     * (layer, micro-batch): one whose oldest waiting message is for this round is admitted; one
+     * that waits at an earlier round (it joined after this pod passed its round, or restarted its
+     * step) has that round served on its own at once, then the next, until it reaches this round.
+     * Never leaving a sender waiting for a later cycle matters: another expert pod may already
+     * count it as a member and wait for its next message, which it sends only when this pod has
+     * answered.
+     */
+    private void catchUpAndAdmit(int layer, int mb) {
+        for (int guard = 0; guard < 4 * layers * microBatches && !stopped; guard++) {
+            Set<Integer> peers = node.inboundPeers();
+            if (members.containsAll(peers)) {
+                return;
             }
-        }
-        if (changed) {
-            membersView = Set.copyOf(members);
+            Map<Integer, RoundKey> at = positions();
+            boolean caughtUp = false;
+            for (int p : peers) {
+                RoundKey k = at.get(p);
+                if (members.contains(p) || k == null) {
+                    continue;
+                }
+                if (k.layer() == layer && k.microBatch() == mb) {
+                    members.add(p);
+                    membersView = Set.copyOf(members);
+                    joins.increment();
+                    LOG.log(Level.INFO, "attention node " + p + " joins at layer " + layer + " micro-batch " + mb
+                            + " (its step " + k.step() + "); " + members.size() + " attention pods now");
+                } else if (before(k, layer, mb)) {
+                    serveRound(k.layer(), k.microBatch(), Set.of(p), false);
+                    catchUps.increment();
+                    caughtUp = true;
+                }
+            }
+            if (!caughtUp) {
+                return;
+            }
         }
     }
 
@@ -236,22 +254,34 @@ public final class ExpertServer implements AutoCloseable {
         return k.layer() < layer || (k.layer() == layer && k.microBatch() < mb);
     }
 
-    /** One round: gather from every member, compute, combine back. Returns false when the members changed instead. */
-    boolean serveRound(int layer, int mb) {
+    /**
+     * One round: gather from {@code senders}, compute, combine back. Returns false when the
+     * members changed instead. With {@code watch} the wait watches the other senders (members
+     * that went back, newcomers that can join or need catching up) and gives the round up for them.
+     */
+    boolean serveRound(int layer, int mb, Set<Integer> senders, boolean watch) {
         long t0 = System.nanoTime();
         RoundKey key = RoundKey.dispatch(ANY_STEP, layer, mb);
         ReceivedRound round;
         try {
-            round = gather(layer, mb);
+            round = gather(layer, mb, senders, watch);
             if (round == null) {
                 return false;
             }
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             Set<Integer> missing = cause instanceof M2nException m ? m.missingSenders() : Set.of();
+            if (cause instanceof M2nException m && m.status() != io.shuttle.m2n.M2nStatus.TIMEOUT) {
+                // A peer's link went down: only the missing senders that are gone leave; the others
+                // simply had not sent yet, and the round is gathered again at once.
+                Set<Integer> connected = node.inboundPeers();
+                missing = missing.stream().filter(s -> !connected.contains(s)).collect(java.util.stream.Collectors.toSet());
+            }
             if (!missing.isEmpty()) {
                 trace.missingSenders(ANY_STEP, layer, mb, missing);
                 drop(missing, "sent nothing for layer " + layer + " micro-batch " + mb + ": " + cause.getMessage());
+            } else if (cause instanceof M2nException) {
+                return false;
             } else {
                 LOG.log(Level.WARNING, "round " + key + " failed: " + cause);
                 pause(10);
@@ -294,9 +324,10 @@ public final class ExpertServer implements AutoCloseable {
      * before this round times out, so it is set aside and the round is gathered again without
      * it (null is returned; the messages that came are given back and taken again at once).
      */
-    private ReceivedRound gather(int layer, int mb) throws ExecutionException, TimeoutException, InterruptedException {
+    private ReceivedRound gather(int layer, int mb, Set<Integer> senders, boolean watch)
+            throws ExecutionException, TimeoutException, InterruptedException {
         CompletableFuture<ReceivedRound> f =
-                node.collectLatest(MessageKind.DISPATCH, layer, mb, Set.copyOf(members), roundTimeout);
+                node.collectLatest(MessageKind.DISPATCH, layer, mb, Set.copyOf(senders), roundTimeout);
         long deadline = System.nanoTime() + roundTimeout.toNanos() + 1_000_000_000L;
         while (true) {
             try {
@@ -305,19 +336,30 @@ public final class ExpertServer implements AutoCloseable {
                 if (System.nanoTime() > deadline) {
                     throw e;
                 }
+                if (!watch) {
+                    continue;
+                }
                 Set<Integer> behind = new HashSet<>();
-                positions().forEach((sender, k) -> {
-                    if (members.contains(sender) && before(k, layer, mb)) {
-                        behind.add(sender);
+                boolean newcomer = false;
+                Set<Integer> connected = node.inboundPeers();
+                for (Map.Entry<Integer, RoundKey> at : positions().entrySet()) {
+                    RoundKey k = at.getValue();
+                    boolean upTo = before(k, layer, mb) || (k.layer() == layer && k.microBatch() == mb);
+                    if (members.contains(at.getKey()) && before(k, layer, mb)) {
+                        behind.add(at.getKey());
+                    } else if (!members.contains(at.getKey()) && upTo && connected.contains(at.getKey())) {
+                        newcomer = true; // it can join this round, or must be caught up first
                     }
-                });
-                if (!behind.isEmpty()) {
+                }
+                if (!behind.isEmpty() || newcomer) {
                     node.cancelCollect(RoundKey.dispatch(ANY_STEP, layer, mb));
                     try {
                         ReceivedRound r = f.get(5, TimeUnit.SECONDS);
                         return r; // completed before the cancel: every member was there after all
                     } catch (ExecutionException abandoned) {
-                        setAside(behind, layer, mb);
+                        if (!behind.isEmpty()) {
+                            setAside(behind, layer, mb);
+                        }
                         return null;
                     }
                 }
@@ -333,7 +375,10 @@ public final class ExpertServer implements AutoCloseable {
     }
 
     private void drop(Set<Integer> gone, String why) {
-        members.removeAll(gone);
+        if (!members.removeAll(gone)) {
+            LOG.log(Level.WARNING, "a catch-up round of attention nodes " + gone + " failed (" + why + ")");
+            return;
+        }
         membersView = Set.copyOf(members);
         drops.add(gone.size());
         LOG.log(Level.WARNING, "attention nodes " + gone + " left the round set (" + why + "); "
@@ -373,6 +418,7 @@ public final class ExpertServer implements AutoCloseable {
         m.put("attention_pods", membersView.size());
         m.put("joins", joins.sum());
         m.put("drops", drops.sum());
+        m.put("catch_up_rounds", catchUps.sum());
         m.put("refused_messages", refusedMessages.sum());
         m.put("time_ns", System.nanoTime());
         return m;

@@ -287,6 +287,29 @@ public final class LocalCluster implements AutoCloseable {
     }
 
     /**
+     * Scales the attention pool in by one: the last attention process gets SIGTERM (it drains its
+     * admitted requests, then leaves the expert pods' rounds), then the plan loses its address.
+     */
+    public void removeAttention(Duration stopTimeout) throws IOException {
+        Pod last = attentionPods.remove(attentionPods.size() - 1);
+        last.process().destroy();
+        try {
+            if (!last.process().waitFor(stopTimeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                last.process().destroyForcibly();
+                throw new IllegalStateException("attention process " + last.ordinal() + " did not stop within " + stopTimeout);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        List<String> addresses = new ArrayList<>();
+        for (int a = 0; a < attentionPods.size(); a++) {
+            addresses.add(plan.attention().address(a));
+        }
+        replacePlan(new ServingPlan(plan.apiVersion(), plan.kind(), plan.deployment(),
+                new ServingPlan.Pool(addresses.size(), addresses, null), plan.experts(), plan.pipeline()));
+    }
+
+    /**
      * Changes the expert pool: {@code placement} (one entry per expert pod) becomes the plan,
      * new expert processes start, processes beyond the new count stop, and every kept process
      * restarts on its new experts, one after the other (a rolling update).
