@@ -142,7 +142,9 @@ class MonitoringTest {
         Map<String, String> exprByAlert = new TreeMap<>();
         rules.forEach(rule -> exprByAlert.put(rule.path("alert").asText(), rule.path("expr").asText()));
         assertEquals(Set.of("ShuttlePodNotReady", "ShuttleServingTargetDown", "ShuttlePipelineBubbleHigh",
-                "ShuttleM2nMissingSenders", "ShuttleRequestsRejected", "ShuttleTtftP99High"), exprByAlert.keySet());
+                "ShuttleM2nMissingSenders", "ShuttleRequestsRejected", "ShuttleTtftP99High", "ShuttleDecodingStalled"),
+                exprByAlert.keySet());
+        assertTrue(exprByAlert.get("ShuttleDecodingStalled").contains("shuttle_stalled_seconds) > 60"), "default threshold");
         assertTrue(exprByAlert.get("ShuttlePipelineBubbleHigh").contains("shuttle_pipeline_bubble_ratio"));
         assertTrue(exprByAlert.get("ShuttlePipelineBubbleHigh").contains("> 0.4"), "threshold from values");
         assertTrue(exprByAlert.get("ShuttleM2nMissingSenders").contains("increase(shuttle_m2n_missing_sender_rounds_total["));

@@ -74,7 +74,14 @@ public final class Engine implements AutoCloseable {
     }
 
     private java.time.Duration expertRetry = java.time.Duration.ZERO;
-    private long stalledSince;
+    private volatile long stalledSince;
+
+    private volatile long retriedSteps;
+
+    /** Steps with requests that failed in their expert round and were kept for a retry. */
+    public long retriedSteps() {
+        return retriedSteps;
+    }
 
     /** Since when (System.nanoTime) steps have been failing, 0 while they succeed. */
     public long stalledSince() {
@@ -147,6 +154,9 @@ public final class Engine implements AutoCloseable {
             }
             if (plan.isEmpty() || now - stalledSince < expertRetry.toNanos()) {
                 scheduler.retryStep(plan); // the requests wait; the loop tries again after a pause
+                if (!plan.isEmpty()) {
+                    retriedSteps++;
+                }
                 throw new ExpertUnavailableException(e.getMessage() + " (the step's " + plan.chunks().size()
                         + " sequences wait and are retried for up to " + expertRetry.toSeconds() + " s)", e, true);
             }

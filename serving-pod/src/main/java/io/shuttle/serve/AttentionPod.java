@@ -120,6 +120,13 @@ public final class AttentionPod implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong planReloads = new java.util.concurrent.atomic.AtomicLong();
 
     private void registerMetrics(ServingMetrics metrics) {
+        metrics.counter("shuttle_step_retries_total",
+                "Steps whose expert round failed and that were run again with their requests kept", "role",
+                new String[] {"attention"}, new java.util.function.DoubleSupplier[] {() -> engine.retriedSteps()});
+        metrics.gauge("shuttle_stalled_seconds", "How long steps with requests have been failing in a row (0 while they succeed)",
+                () -> engine.stalledSince() == 0 ? 0 : (System.nanoTime() - engine.stalledSince()) / 1e9);
+        metrics.counter("shuttle_plan_reloads_total", "New versions of the plan file taken while running", "role",
+                new String[] {"attention"}, new java.util.function.DoubleSupplier[] {planReloads::get});
         metrics.gauge("shuttle_requests_running", "Sequences in the running batch", () -> engine.scheduler().runningCount());
         metrics.gauge("shuttle_requests_waiting", "Requests queued for admission", () -> engine.scheduler().waitingCount());
         metrics.gauge("shuttle_kv_cache_usage_ratio", "Share of KV-cache blocks in use (0 to 1)", () -> {

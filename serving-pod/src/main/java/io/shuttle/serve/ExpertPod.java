@@ -58,6 +58,17 @@ public final class ExpertPod implements AutoCloseable {
         metrics.counter("shuttle_m2n_bytes_total", "M2N payload bytes sent and received", "direction",
                 new String[] {"sent", "received"},
                 new java.util.function.DoubleSupplier[] {node::bytesSent, node::bytesReceived});
+        metrics.gauge("shuttle_expert_attention_pods", "Attention pods whose rounds this expert pod serves now",
+                () -> server.members().size());
+        metrics.counter("shuttle_expert_membership_changes_total",
+                "Attention pods admitted to (join) or dropped from (drop) this expert pod's rounds", "change",
+                new String[] {"join", "drop"}, new java.util.function.DoubleSupplier[] {
+                        () -> ((Number) server.stats().get("joins")).doubleValue(),
+                        () -> ((Number) server.stats().get("drops")).doubleValue()});
+        metrics.counter("shuttle_expert_refused_messages_total",
+                "Messages refused because they routed rows to experts this pod does not hold (a placement change)",
+                "role", new String[] {"expert"}, new java.util.function.DoubleSupplier[] {
+                        () -> ((Number) server.stats().get("refused_messages")).doubleValue()});
         serving = new Thread(() -> server.serve(), "expert-server");
         serving.setDaemon(true);
         serving.start();
