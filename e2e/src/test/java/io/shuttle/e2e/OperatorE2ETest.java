@@ -82,8 +82,8 @@ class OperatorE2ETest {
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     /** The operator's settings for the mock server, which implements no server-side apply. */
-    record MockServerConfig(boolean serverSideApply, Duration notReadyRecheck, Optional<String> hfDownloaderImage)
-            implements OperatorConfig {
+    record MockServerConfig(boolean serverSideApply, Duration notReadyRecheck, Optional<String> hfDownloaderImage,
+                            boolean expertsRestartTogether) implements OperatorConfig {
     }
 
     @BeforeAll
@@ -94,7 +94,7 @@ class OperatorE2ETest {
         }
         operator = new Operator(o -> o.withKubernetesClient(client).withCloseClientOnStop(false)
                 .withUseSSAToPatchPrimaryResource(false));
-        operator.register(new MoEDeploymentReconciler(new MockServerConfig(false, Duration.ofSeconds(2), Optional.empty()),
+        operator.register(new MoEDeploymentReconciler(new MockServerConfig(false, Duration.ofSeconds(2), Optional.empty(), true),
                 new TopologyResolver(new Planner()::plan), new SecureRandom(), Clock.systemUTC()), c -> c.settingNamespace(NS));
         operator.start();
         kubelet = new LocalKubelet(client, NS, KubeletSettings.forTests(Path.of(System.getProperty("shuttle.pod.jar")), tmp));
@@ -163,6 +163,42 @@ class OperatorE2ETest {
             assertGenerateMatches(services.next(NAME, "http"), 0, expected.get(0));
             assertGenerateMatches(services.next(NAME, "http"), 1, expected.get(1));
             log("scaled to 2 attention pods; the new one serves", t0);
+
+            // 3b. scale experts 2 → 3 while a long request decodes on attention pod 0: the operator
+            // re-plans the placement, restarts the expert pool at once, the attention pods take the
+            // new placement from the refreshed plan file, and the request finishes exactly
+            int longTokens = 600;
+            GenerationResult longExpected = Fixtures.monolithic(model, List.of(PROMPTS.get(0)), longTokens).get(0);
+            long attention0 = kubelet.mainProcess("demo-attention-0").orElseThrow().pid();
+            URI first = kubelet.podUrl("demo-attention-0", "http").orElseThrow();
+            java.util.concurrent.CompletableFuture<HttpResponse<String>> inFlight = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                try {
+                    return HTTP.send(HttpRequest.newBuilder(first.resolve("/v1/shuttle/generate")).timeout(Duration.ofMinutes(4))
+                            .header("Content-Type", "application/json")
+                            .POST(HttpRequest.BodyPublishers.ofString(Fixtures.request(List.of(PROMPTS.get(0)), longTokens)))
+                            .build(), HttpResponse.BodyHandlers.ofString());
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            Thread.sleep(300);
+            String placementBefore = planJson().get("experts").get("placement").toString();
+            client.resources(MoEDeployment.class).inNamespace(NS).withName(NAME)
+                    .patch(PatchContext.of(PatchType.JSON_MERGE), "{\"spec\":{\"experts\":{\"replicas\":3}}}");
+            awaitTrue(Duration.ofSeconds(150), "three expert pods ready on the new placement", () -> {
+                MoEDeployment d = live();
+                return d.getStatus() != null && d.getMetadata().getGeneration().equals(d.getStatus().observedGeneration())
+                        && "True/AllPodsReady".equals(condition("Ready")) && "3/3".equals(d.getStatus().expertsReady());
+            });
+            assertTrue(!placementBefore.equals(planJson().get("experts").get("placement").toString()), "a new placement");
+            HttpResponse<String> longDone = inFlight.get(4, java.util.concurrent.TimeUnit.MINUTES);
+            assertEquals(200, longDone.statusCode(), longDone.body());
+            assertArrayEquals(longExpected.generatedIds(), generatedIds(longDone),
+                    "the request decoding through the expert change has the monolithic engine's tokens");
+            assertEquals(attention0, kubelet.mainProcess("demo-attention-0").orElseThrow().pid(),
+                    "the attention pod was not restarted by the expert change");
+            assertGenerateMatches(services.next(NAME, "http"), 1, expected.get(1));
+            log("scaled experts to 3 under a running request; it finished exactly", t0);
 
             // 4. delete an expert pod object: the StatefulSet brings it back and serving recovers
             ProcessHandle before = kubelet.mainProcess("demo-experts-1").orElseThrow();

@@ -37,7 +37,9 @@ class RbacTest {
         m.put("/secrets", READ_WRITE);
         m.put("apps/statefulsets", READ_WRITE);
         m.put("policy/poddisruptionbudgets", READ_WRITE);
-        m.put("/pods", Set.of("list", "watch"));
+        // delete: the expert pool restarts together on a template change (ExpertPoolRestart); no create, no evictions
+        m.put("/pods", Set.of("list", "watch", "delete"));
+        m.put("/events", Set.of("create"));
         if (hpa) {
             m.put("autoscaling/horizontalpodautoscalers", Set.of("get", "list", "watch", "create", "update", "patch", "delete"));
         }

@@ -170,10 +170,19 @@ public final class LocalKubelet implements AutoCloseable {
         for (StatefulSet set : client.apps().statefulSets().inNamespace(namespace).list().getItems()) {
             isolated(() -> syncSet(set, live));
         }
-        // Probes and pod status.
+        // Probes and pod status; mounted ConfigMaps follow their objects, as on a real node.
         for (PodRun run : runs.values()) {
             run.probe(http);
             isolated(() -> writePodStatus(run));
+            if (!run.terminating()) {
+                isolated(() -> {
+                    try {
+                        run.sandbox().refreshConfigMaps();
+                    } catch (java.io.IOException e) {
+                        remember(e);
+                    }
+                });
+            }
         }
     }
 

@@ -133,6 +133,33 @@ final class PodSandbox {
         }
     }
 
+    /**
+     * Brings the running pod's ConfigMap volumes up to date, as a kubelet does for mounted
+     * ConfigMaps (without {@code subPath}): a changed file is replaced atomically, so the process
+     * never reads half of it. Secrets are left as they are (the tests never change them).
+     */
+    void refreshConfigMaps() throws IOException {
+        for (Volume v : pod.getSpec().getVolumes()) {
+            Path target = volumes.get(v.getName());
+            if (v.getConfigMap() == null || target == null) {
+                continue;
+            }
+            ConfigMap cm = client.configMaps().inNamespace(namespace()).withName(v.getConfigMap().getName()).get();
+            if (cm == null) {
+                continue; // a kubelet keeps the last content of a deleted ConfigMap
+            }
+            Map<String, byte[]> files = new LinkedHashMap<>();
+            if (cm.getData() != null) {
+                cm.getData().forEach((k, text) -> files.put(k,
+                        PlanAddresses.rewrite(text, ports).getBytes(StandardCharsets.UTF_8)));
+            }
+            if (cm.getBinaryData() != null) {
+                cm.getBinaryData().forEach((k, b64) -> files.put(k, Base64.getDecoder().decode(b64)));
+            }
+            writeFiles(target, files, v.getConfigMap().getItems(), v.getConfigMap().getDefaultMode());
+        }
+    }
+
     private static Map<String, byte[]> secretData(Secret s) {
         Map<String, byte[]> files = new LinkedHashMap<>();
         if (s.getData() != null) {
@@ -161,10 +188,15 @@ final class PodSandbox {
                 throw new IllegalStateException("volume item path '" + e.getValue() + "' leaves its volume");
             }
             Files.createDirectories(file.getParent());
-            Files.write(file, content);
-            if (mode != null) {
-                Files.setPosixFilePermissions(file, PosixFilePermissions.fromString(permissions(mode)));
+            if (Files.exists(file) && java.util.Arrays.equals(Files.readAllBytes(file), content)) {
+                continue;
             }
+            Path tmp = file.resolveSibling("." + file.getFileName() + ".tmp");
+            Files.write(tmp, content);
+            if (mode != null) {
+                Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString(permissions(mode)));
+            }
+            Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
         }
     }
 

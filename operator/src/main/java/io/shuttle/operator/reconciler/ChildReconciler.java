@@ -39,20 +39,23 @@ import java.util.OptionalInt;
 public final class ChildReconciler {
     private final SecureRandom random;
     private final Optional<String> hfImage;
+    private final ExpertPoolRestart expertRestart;
 
     /**
      * What a reconcile did and decided.
      *
-     * @param written  children written ("Kind/name"), empty when all matched
+     * @param written  children written ("Kind/name"; "-Kind/name" for a deletion, expert pods
+     *                 restarted included), empty when all matched
      * @param topology the deployment with the pod counts in force
      * @param scaling  each pool's size and autoscaler bounds
      */
     public record Result(List<String> written, Topology topology, ScalingPlan scaling) {
     }
 
-    public ChildReconciler(SecureRandom random, Optional<String> hfImage) {
+    public ChildReconciler(SecureRandom random, Optional<String> hfImage, ExpertPoolRestart expertRestart) {
         this.random = random;
         this.hfImage = hfImage;
+        this.expertRestart = expertRestart;
     }
 
     public Result reconcile(MoEDeployment owner, Topology planned, ChildStore store) {
@@ -92,6 +95,9 @@ public final class ChildReconciler {
                 written.add(child.getKind() + "/" + child.getMetadata().getName());
             }
         }
+        // After the experts StatefulSet is written: its controller picks the new revision, then this
+        // (or a later) reconcile restarts the pool at once.
+        expertRestart.restart(owner, store).forEach(pod -> written.add("-Pod/" + pod));
         return new Result(List.copyOf(written), topology, scaling);
     }
 

@@ -1,9 +1,13 @@
 package io.shuttle.operator.reconciler;
 
+import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /** Reads and writes a deployment's children: from JOSDK's caches in the operator, from the API in tests. */
@@ -23,6 +27,21 @@ public interface ChildStore {
 
     /** Deletes a child (absent already is fine). */
     <T extends HasMetadata> void delete(Class<T> type, String name);
+
+    /** The pods in the deployment's namespace that carry every one of {@code labels}. */
+    List<Pod> pods(Map<String, String> labels);
+
+    /**
+     * Deletes this incarnation of a pod. The delete carries the pod's resourceVersion as a
+     * precondition, so a pod re-created under the same name (StatefulSet pods reuse names) or
+     * changed since it was read is left alone.
+     *
+     * @return whether it was deleted; false when it is gone or changed (the next reconcile looks again)
+     */
+    boolean deletePod(Pod pod);
+
+    /** Records a Kubernetes Event (for people: {@code kubectl describe}, {@code kubectl get events}). */
+    void record(Event event);
 
     /**
      * Whether the cluster serves a kind the operator has no Java class for (KEDA's ScaledObject).

@@ -1,11 +1,15 @@
 package io.shuttle.operator.reconciler;
 
+import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.shuttle.operator.desired.Names;
 
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /** A {@link ChildStore} straight on the API server (no cache): for tests and one-off tools. */
@@ -44,6 +48,21 @@ public final class ClientChildStore implements ChildStore {
     @Override
     public <T extends HasMetadata> void delete(Class<T> type, String name) {
         client.resources(type).inNamespace(namespace).withName(name).delete();
+    }
+
+    @Override
+    public List<Pod> pods(Map<String, String> labels) {
+        return client.pods().inNamespace(namespace).withLabels(labels).list().getItems();
+    }
+
+    @Override
+    public boolean deletePod(Pod pod) {
+        return PodWrites.delete(client, pod);
+    }
+
+    @Override
+    public void record(Event event) {
+        PodWrites.record(client, event);
     }
 
     @Override

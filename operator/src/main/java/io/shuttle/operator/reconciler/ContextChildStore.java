@@ -1,13 +1,17 @@
 package io.shuttle.operator.reconciler;
 
+import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.shuttle.operator.api.MoEDeployment;
 
 import java.net.HttpURLConnection;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 
@@ -65,6 +69,26 @@ final class ContextChildStore implements ChildStore {
     @Override
     public <T extends HasMetadata> void delete(Class<T> type, String name) {
         context.getClient().resources(type).inNamespace(namespace).withName(name).delete();
+    }
+
+    /** From the pod informer's cache (pods of this deployment); a stale entry is caught by {@link #deletePod}'s precondition. */
+    @Override
+    public List<Pod> pods(Map<String, String> labels) {
+        return context.getSecondaryResourcesAsStream(Pod.class)
+                .filter(p -> Objects.equals(namespace, p.getMetadata().getNamespace()))
+                .filter(p -> p.getMetadata().getLabels() != null
+                        && p.getMetadata().getLabels().entrySet().containsAll(labels.entrySet()))
+                .toList();
+    }
+
+    @Override
+    public boolean deletePod(Pod pod) {
+        return PodWrites.delete(context.getClient(), pod);
+    }
+
+    @Override
+    public void record(Event event) {
+        PodWrites.record(context.getClient(), event);
     }
 
     @Override

@@ -66,7 +66,8 @@ public class MoEDeploymentReconciler implements Reconciler<MoEDeployment> {
     public MoEDeploymentReconciler(OperatorConfig config, TopologyResolver resolver, SecureRandom random, Clock clock) {
         this.config = config;
         this.topologies = new TopologyCache(resolver, 64);
-        this.children = new ChildReconciler(random, config.hfDownloaderImage());
+        this.children = new ChildReconciler(random, config.hfDownloaderImage(),
+                new ExpertPoolRestart(config.expertsRestartTogether(), clock));
         this.clock = clock;
     }
 

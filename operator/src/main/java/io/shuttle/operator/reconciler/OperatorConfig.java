@@ -24,4 +24,13 @@ public interface OperatorConfig {
 
     /** An image with {@code huggingface-cli}, for hf:// models. Without it hf:// sources are refused. */
     Optional<String> hfDownloaderImage();
+
+    /**
+     * When the experts' pod template changes, delete every expert pod not on the new revision at
+     * once (the StatefulSet re-creates them in parallel) instead of the one-by-one roll: decoding
+     * pauses for the slowest expert pod's start rather than for all of them in a row
+     * ({@link ExpertPoolRestart}). Attention pods always roll one at a time.
+     */
+    @WithDefault("true")
+    boolean expertsRestartTogether();
 }

@@ -220,6 +220,50 @@ class MoEDeploymentReconcilerTest {
         assertEquals(hash, planHash("demo-attention"), "the running attention pods read the new count live");
     }
 
+    /** A pod of a StatefulSet as its controller makes it (the mock has none): template labels, revision label, owner. */
+    private void statefulSetPod(String set, int ordinal, String revision) {
+        StatefulSet s = get(StatefulSet.class, set);
+        Map<String, String> labels = new java.util.LinkedHashMap<>(s.getSpec().getTemplate().getMetadata().getLabels());
+        labels.put("controller-revision-hash", revision);
+        client.resource(new PodBuilder().withNewMetadata().withName(set + "-" + ordinal).withNamespace(NS).withLabels(labels)
+                .addNewOwnerReference().withApiVersion("apps/v1").withKind("StatefulSet").withName(set)
+                .withUid(s.getMetadata().getUid()).withController(true).endOwnerReference()
+                .endMetadata().withSpec(s.getSpec().getTemplate().getSpec()).build()).create();
+    }
+
+    private void rolling(String set, String current, String update) {
+        StatefulSet s = get(StatefulSet.class, set);
+        s.setStatus(new StatefulSetStatusBuilder().withReplicas(2).withObservedGeneration(s.getMetadata().getGeneration())
+                .withCurrentRevision(current).withUpdateRevision(update).build());
+        client.resource(s).updateStatus();
+    }
+
+    private List<String> podNames() {
+        return client.pods().inNamespace(NS).list().getItems().stream().map(p -> p.getMetadata().getName()).sorted().toList();
+    }
+
+    @Test
+    void theRunningOperatorRestartsTheWholeExpertPoolWhenItsControllerStartsARoll() {
+        create(Specs.tiny());
+        await().atMost(WAIT).until(() -> get(StatefulSet.class, "demo-experts") != null);
+        for (int i = 0; i < 2; i++) {
+            statefulSetPod("demo-experts", i, "experts-old");
+            statefulSetPod("demo-attention", i, "attention-old");
+        }
+        // Both controllers start a roll (an image change would do that): the experts' status event
+        // reconciles, and the operator finds the old expert pods in its pod cache.
+        rolling("demo-attention", "attention-old", "attention-new");
+        rolling("demo-experts", "experts-old", "experts-new");
+        await().atMost(WAIT).untilAsserted(() -> assertEquals(List.of("demo-attention-0", "demo-attention-1"), podNames()));
+        assertTrue(client.v1().events().inNamespace(NS).list().getItems().stream()
+                .anyMatch(e -> ExpertPoolRestart.REASON.equals(e.getReason()) && e.getMessage().startsWith("Deleted 2 expert pod(s)")));
+        // The controller re-creates them on the new revision: they stay, whatever reconciles their events cause.
+        statefulSetPod("demo-experts", 0, "experts-new");
+        statefulSetPod("demo-experts", 1, "experts-new");
+        await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(5))
+                .until(() -> podNames().size() == 4);
+    }
+
     @Test
     void anInvalidSpecBuildsNothingAndSaysWhy() {
         MoEDeployment bad = Specs.tiny();

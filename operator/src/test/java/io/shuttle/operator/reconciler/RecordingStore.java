@@ -1,11 +1,14 @@
 package io.shuttle.operator.reconciler;
 
+import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /** A {@link ChildStore} that keeps every object handed to {@code apply}, with the live one it replaced. */
@@ -40,6 +43,21 @@ final class RecordingStore implements ChildStore {
     @Override
     public <T extends HasMetadata> void delete(Class<T> type, String name) {
         delegate.delete(type, name);
+    }
+
+    @Override
+    public List<Pod> pods(Map<String, String> labels) {
+        return delegate.pods(labels);
+    }
+
+    @Override
+    public boolean deletePod(Pod pod) {
+        return delegate.deletePod(pod);
+    }
+
+    @Override
+    public void record(Event event) {
+        delegate.record(event);
     }
 
     @Override
