@@ -206,12 +206,12 @@ public final class AttentionPod implements AutoCloseable {
     public void close() {
         planWatcher.close();
         loop.close();
+        if (trace != null) {
+            trace.close(); // first: nothing records after the loop, and a slow shutdown below must not lose it
+        }
         engine.close();
         client.close();
         node.close();
-        if (trace != null) {
-            trace.close();
-        }
         backend.close();
         tokenizer.close();
         checkpoint.close();

@@ -88,13 +88,40 @@ public final class ChromeTrace implements StepTrace, io.shuttle.pipeline.RoundTr
         }
     }
 
-    /** Merges the trace files of several processes into one (a JSON array of all their events). */
+    /**
+     * Merges the trace files of several processes into one (a JSON array of all their events).
+     * A part whose process was killed before it closed the file (no closing bracket, a last event
+     * cut off) still gives every complete event: each event is on a line of its own, so such a
+     * part is read line by line and the broken tail is left out.
+     */
     public static void merge(java.util.List<Path> parts, Path into) throws IOException {
         com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
         com.fasterxml.jackson.databind.node.ArrayNode all = json.createArrayNode();
         for (Path part : parts) {
-            if (Files.exists(part)) {
+            if (!Files.exists(part)) {
+                continue;
+            }
+            try {
                 json.readTree(part.toFile()).forEach(all::add);
+            } catch (com.fasterxml.jackson.core.JsonProcessingException truncated) {
+                int kept = 0;
+                for (String line : Files.readAllLines(part)) {
+                    String event = line.strip();
+                    if (event.endsWith(",")) {
+                        event = event.substring(0, event.length() - 1);
+                    }
+                    if (!event.startsWith("{")) {
+                        continue;
+                    }
+                    try {
+                        all.add(json.readTree(event));
+                        kept++;
+                    } catch (com.fasterxml.jackson.core.JsonProcessingException cut) {
+                        // the event the process was writing when it stopped
+                    }
+                }
+                System.err.println("trace part " + part + " was not closed (its process was stopped); kept its "
+                        + kept + " complete events");
             }
         }
         json.writeValue(into.toFile(), all);
