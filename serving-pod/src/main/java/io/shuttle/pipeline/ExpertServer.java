@@ -47,10 +47,11 @@ import java.util.function.IntFunction;
  * deployment (scale-out, scale-in, restarts) without the expert pods restarting:
  * <ul>
  *   <li>an attention pod that opened a link here joins when this loop reaches the round its
- *       oldest waiting message is for (a new pod starts at layer 0, so it joins at a step
- *       boundary of the others and stays in step with them);</li>
+ *       oldest waiting message is for; until then each of its rounds is answered on its own at
+ *       once, so it never waits for a later cycle (which could deadlock against another expert
+ *       pod that already counts it as a member);</li>
  *   <li>a member that went back to an earlier round (another expert pod failed its step) is set
- *       aside at once, and rejoins when the loop comes round to it: the others never wait for it;</li>
+ *       aside at once and treated like a newcomer: the others never wait for it;</li>
  *   <li>a member that closes its link, or sends nothing for a round within the round timeout, is
  *       dropped and the round goes on without it; it rejoins when it sends again.</li>
  * </ul>
@@ -183,13 +184,14 @@ public final class ExpertServer implements AutoCloseable {
     }
 
     /**
-     * Brings the connected attention pods that are not members up to this loop's round
-     * (layer, micro-batch): one whose oldest waiting message is for this round is admitted; one
-     * that waits at an earlier round (it joined after this pod passed its round, or restarted its
-     * step) has that round served on its own at once, then the next, until it reaches this round.
-     * Never leaving a sender waiting for a later cycle matters: another expert pod may already
-     * count it as a member and wait for its next message, which it sends only when this pod has
-     * answered.
+     * Serves the connected attention pods that are not members: one whose oldest waiting message
+     * is for this loop's round (layer, micro-batch) is admitted; any other waiting round of a
+     * non-member (it joined after this pod passed its round, restarted its step, or runs at
+     * another offset in the step) is served on its own at once. A non-member is never left
+     * waiting for a later cycle: another expert pod may count it as a member and wait for its
+     * next message, which it sends only when this pod has answered, while this pod's members wait
+     * for that other pod. Being answered at once, a non-member keeps pace with the members
+     * and is admitted when its round and this loop's coincide.
      */
     private void catchUpAndAdmit(int layer, int mb) {
         for (int guard = 0; guard < 4 * layers * microBatches && !stopped; guard++) {
@@ -210,7 +212,10 @@ public final class ExpertServer implements AutoCloseable {
                     joins.increment();
                     LOG.log(Level.INFO, "attention node " + p + " joins at layer " + layer + " micro-batch " + mb
                             + " (its step " + k.step() + "); " + members.size() + " attention pods now");
-                } else if (before(k, layer, mb)) {
+                } else {
+                    // Behind or ahead of this loop: answered on its own now, never left waiting. Another
+                    // expert pod may count it as a member and wait for its next round, while this loop
+                    // waits for members that wait for that other pod: leaving it for later deadlocks.
                     serveRound(k.layer(), k.microBatch(), Set.of(p), false);
                     catchUps.increment();
                     caughtUp = true;
@@ -344,11 +349,10 @@ public final class ExpertServer implements AutoCloseable {
                 Set<Integer> connected = node.inboundPeers();
                 for (Map.Entry<Integer, RoundKey> at : positions().entrySet()) {
                     RoundKey k = at.getValue();
-                    boolean upTo = before(k, layer, mb) || (k.layer() == layer && k.microBatch() == mb);
                     if (members.contains(at.getKey()) && before(k, layer, mb)) {
                         behind.add(at.getKey());
-                    } else if (!members.contains(at.getKey()) && upTo && connected.contains(at.getKey())) {
-                        newcomer = true; // it can join this round, or must be caught up first
+                    } else if (!members.contains(at.getKey()) && connected.contains(at.getKey())) {
+                        newcomer = true; // it can join this round, or must be answered on its own first
                     }
                 }
                 if (!behind.isEmpty() || newcomer) {
