@@ -31,7 +31,8 @@ public record PodSettings(Role role, Path model, Path plan, int ordinal, byte[] 
 
     public PodSettings {
         if (expertRetry == null || expertRetry.isNegative()) {
-            throw new IllegalArgumentException("--expert-retry-seconds (SHUTTLE_EXPERT_RETRY_SECONDS) must be ≥ 0, got " + expertRetry);
+            throw new IllegalArgumentException("--expert-retry-seconds (SHUTTLE_EXPERT_RETRY_SECONDS) must be ≥ 0, got "
+                    + (expertRetry == null ? "nothing" : expertRetry.toSeconds() + " s"));
         }
         if (ordinal < 0) {
             throw new IllegalArgumentException("the ordinal must be ≥ 0, got " + ordinal);
