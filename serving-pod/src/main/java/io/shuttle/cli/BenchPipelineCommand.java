@@ -22,7 +22,9 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
@@ -71,13 +73,17 @@ final class BenchPipelineCommand implements Callable<Integer> {
     @Option(names = "--json", description = "One JSON object per micro-batch count.")
     boolean json;
 
+    @Option(names = "--repeat", defaultValue = "1",
+            description = "Runs of the whole micro-batch sequence, interleaved; figures are the medians, ratios the median of each run's own (default: ${DEFAULT-VALUE}).")
+    int repeat;
+
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @Override
     public Integer call() throws Exception {
         PrintWriter out = spec.commandLine().getOut();
-        if (batch < 1 || steps < 1 || promptTokens < 1) {
-            throw new IllegalArgumentException("--batch, --steps and --prompt-tokens must be ≥ 1");
+        if (batch < 1 || steps < 1 || promptTokens < 1 || repeat < 1) {
+            throw new IllegalArgumentException("--batch, --steps, --prompt-tokens and --repeat must be ≥ 1");
         }
         Path dir = model != null ? model : balancedModel(out);
         int numExperts;
@@ -86,58 +92,68 @@ final class BenchPipelineCommand implements Callable<Integer> {
             numExperts = ckpt.config().numExperts();
             vocab = ckpt.config().vocabSize();
         }
-        String body = requestBody(vocab, steps);
-        String warmBody = requestBody(vocab, 8);
-        double baseline = 0;
-        double tc = Double.NaN;
+        // Decode only: the same prompts run with PREFIX_STEPS and with PREFIX_STEPS + steps new
+        // tokens, and every figure is the difference of the two, so the prefill (1,024 tokens at
+        // the defaults, a quarter of a 32-step request's time) and the request's set-up cancel out.
+        String body = requestBody(vocab, PREFIX_STEPS + steps);
+        String warmBody = requestBody(vocab, PREFIX_STEPS);
         if (!json) {
-            out.printf("model %s, %d attention + %d expert processes (%s), batch %d, %d decode steps%n",
-                    dir, attention, experts, noPin ? "not pinned" : "one core each", batch, steps);
-            out.println("  m  tokens/s  T_a(us)  T_e(us)  T_c(us)  idle attention  idle experts  vs m=1");
+            out.printf("model %s, %d attention + %d expert processes (%s), batch %d, %d decode steps, %d run(s)%n",
+                    dir, attention, experts, noPin ? "not pinned" : "one core each", batch, steps, repeat);
+            out.println("run  m  tokens/s  T_a(us)  T_e(us)  T_c(us)  lm_head/step(us)  idle attention  idle experts  vs m=" + microBatches[0]);
         }
-        for (int m : microBatches) {
-            var clusterSpec = new LocalCluster.Spec(dir, attention, experts, m, transport, 1, false, null, numExperts, !noPin);
-            try (LocalCluster cluster = LocalCluster.start(clusterSpec, Duration.ofSeconds(120))) {
-                post(cluster, warmBody);
-                post(cluster, warmBody);
-                JsonNode a0 = stats(cluster.attentionPods().get(0).url());
-                JsonNode e0 = stats(cluster.expertPods().get(0).url());
-                long t0 = System.nanoTime();
-                post(cluster, body);
-                double wall = System.nanoTime() - t0;
-                JsonNode a1 = stats(cluster.attentionPods().get(0).url());
-                JsonNode e1 = stats(cluster.expertPods().get(0).url());
-                double rounds = delta(a1, a0, "rounds");
-                double ta = delta(a1, a0, "attention_ns") / rounds;
-                double te = delta(e1, e0, "compute_ns") / Math.max(1, delta(e1, e0, "rounds"));
-                double waitPerRound = delta(a1, a0, "wait_ns") / rounds;
-                if (m == 1 || Double.isNaN(tc)) {
-                    tc = Math.max(0, (waitPerRound - te) / 2); // at m = 1 the attention waits exactly T_e + 2·T_c
-                }
-                double tokensPerS = batch * (double) steps / (wall / 1e9);
-                double idleAttention = delta(a1, a0, "wait_ns") / wall;
-                double idleExperts = delta(e1, e0, "wait_ns") / wall;
-                if (baseline == 0) {
+        // Runs interleave the micro-batch counts, so a slow minute on a shared machine falls on
+        // all of them; each run's ratios are its own.
+        List<List<Map<String, Object>>> byM = new ArrayList<>();
+        for (int i = 0; i < microBatches.length; i++) {
+            byM.add(new ArrayList<>());
+        }
+        for (int run = 1; run <= repeat; run++) {
+            double baseline = 0;
+            double tc = Double.NaN;
+            for (int i = 0; i < microBatches.length; i++) {
+                Map<String, Object> row = measure(dir, numExperts, microBatches[i], body, warmBody, tc);
+                double tokensPerS = (double) row.get("tokens_per_s");
+                if (i == 0) {
                     baseline = tokensPerS;
+                    tc = (double) row.get("t_c_us") * 1e3;
                 }
-                Map<String, Object> row = new LinkedHashMap<>();
-                row.put("micro_batches", m);
-                row.put("tokens_per_s", round1(tokensPerS));
-                row.put("t_a_us", round1(ta / 1e3));
-                row.put("t_e_us", round1(te / 1e3));
-                row.put("t_c_us", round1(tc / 1e3));
-                row.put("bubble_fraction", round3(Math.max(idleAttention, idleExperts)));
-                row.put("idle_attention", round3(idleAttention));
-                row.put("idle_experts", round3(idleExperts));
                 row.put("ratio_to_first", round3(tokensPerS / baseline));
-                if (json) {
+                byM.get(i).add(row);
+                if (!json) {
+                    out.printf("%3d %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f  %6.2fx%n", run,
+                            microBatches[i], tokensPerS, row.get("t_a_us"), row.get("t_e_us"), row.get("t_c_us"),
+                            row.get("lm_head_us_per_step"), row.get("idle_attention"), row.get("idle_experts"),
+                            row.get("ratio_to_first"));
+                    out.flush();
+                } else if (repeat == 1) {
                     out.println(JSON.writeValueAsString(row));
-                } else {
-                    out.printf("%3d  %8.1f  %7.1f  %7.1f  %7.1f  %14.3f  %12.3f  %6.2fx%n", m, tokensPerS, ta / 1e3,
-                            te / 1e3, tc / 1e3, idleAttention, idleExperts, tokensPerS / baseline);
+                    out.flush();
                 }
-                out.flush();
             }
+        }
+        if (repeat > 1) {
+            if (!json) {
+                out.println("median of " + repeat + " runs (the run with the median tokens/s; ratio: median of the runs' ratios):");
+            }
+            for (int i = 0; i < microBatches.length; i++) {
+                List<Map<String, Object>> rows = new ArrayList<>(byM.get(i));
+                List<Double> ratios = rows.stream().map(r -> (Double) r.get("ratio_to_first")).sorted().toList();
+                List<Double> rates = rows.stream().map(r -> (Double) r.get("tokens_per_s")).toList();
+                rows.sort(java.util.Comparator.comparingDouble(r -> (Double) r.get("tokens_per_s")));
+                Map<String, Object> med = new LinkedHashMap<>(rows.get(rows.size() / 2));
+                med.put("ratio_to_first", ratios.get(ratios.size() / 2));
+                med.put("runs_tokens_per_s", rates);
+                if (json) {
+                    out.println(JSON.writeValueAsString(med));
+                } else {
+                    out.printf("med %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f  %6.2fx   runs: %s%n",
+                            microBatches[i], med.get("tokens_per_s"), med.get("t_a_us"), med.get("t_e_us"),
+                            med.get("t_c_us"), med.get("lm_head_us_per_step"), med.get("idle_attention"),
+                            med.get("idle_experts"), med.get("ratio_to_first"), rates);
+                }
+            }
+            out.flush();
         }
         return 0;
     }
@@ -161,6 +177,76 @@ final class BenchPipelineCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * One cluster with {@code m} micro-batches: warm-up, then the decode-only figures. T_c comes
+     * from an m = 1 run (at m = 1 the attention pod waits exactly T_e + 2·T_c per round); other
+     * runs report {@code tcFromFirst}.
+     */
+    private Map<String, Object> measure(Path dir, int numExperts, int m, String body, String warmBody, double tcFromFirst)
+            throws Exception {
+        var clusterSpec = new LocalCluster.Spec(dir, attention, experts, m, transport, 1, false, null, numExperts, !noPin);
+        try (LocalCluster cluster = LocalCluster.start(clusterSpec, Duration.ofSeconds(120))) {
+            post(cluster, warmBody);
+            post(cluster, warmBody);
+            Sample prefix = sample(cluster, warmBody);
+            Sample whole = sample(cluster, body);
+            double wall = whole.wallNanos() - prefix.wallNanos();
+            JsonNode a0 = diff(prefix.attention()); // decode steps only: whole − prefix
+            JsonNode a1 = diff(whole.attention());
+            JsonNode e0 = diff(prefix.experts());
+            JsonNode e1 = diff(whole.experts());
+            double rounds = delta(a1, a0, "rounds");
+            double ta = delta(a1, a0, "attention_ns") / rounds;
+            double te = delta(e1, e0, "compute_ns") / Math.max(1, delta(e1, e0, "rounds"));
+            double waitPerRound = delta(a1, a0, "wait_ns") / rounds;
+            double logitsPerStep = delta(a1, a0, "logits_ns") / steps;
+            double tc = m == 1 || Double.isNaN(tcFromFirst) ? Math.max(0, (waitPerRound - te) / 2) : tcFromFirst;
+            double tokensPerS = batch * (double) steps / (wall / 1e9);
+            double idleAttention = Math.max(0, delta(a1, a0, "wait_ns") / wall);
+            // An expert pod's wait spans the gaps between requests, so its idle share is taken
+            // from what it did: 1 − (computing + combining) ÷ wall time.
+            double idleExperts = Math.max(0, 1 - (delta(e1, e0, "compute_ns") + delta(e1, e0, "combine_ns")) / wall);
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("micro_batches", m);
+            row.put("tokens_per_s", round1(tokensPerS));
+            row.put("t_a_us", round1(ta / 1e3));
+            row.put("t_e_us", round1(te / 1e3));
+            row.put("t_c_us", round1(tc / 1e3));
+            row.put("lm_head_us_per_step", round1(logitsPerStep / 1e3));
+            row.put("bubble_fraction", round3(Math.max(idleAttention, idleExperts)));
+            row.put("idle_attention", round3(idleAttention));
+            row.put("idle_experts", round3(idleExperts));
+            return row;
+        }
+    }
+
+    private static final int PREFIX_STEPS = 8;
+
+    /** One request's wall time and the /stats counters it added on the first attention and expert pod. */
+    private record Sample(double wallNanos, JsonNode[] attention, JsonNode[] experts) {
+    }
+
+    private static Sample sample(LocalCluster cluster, String body) throws Exception {
+        JsonNode a0 = stats(cluster.attentionPods().get(0).url());
+        JsonNode e0 = stats(cluster.expertPods().get(0).url());
+        long t0 = System.nanoTime();
+        post(cluster, body);
+        double wall = System.nanoTime() - t0;
+        return new Sample(wall, new JsonNode[] {a0, stats(cluster.attentionPods().get(0).url())},
+                new JsonNode[] {e0, stats(cluster.expertPods().get(0).url())});
+    }
+
+    /** The counters a sample added (after − before), as a stats object. */
+    private static JsonNode diff(JsonNode[] beforeAfter) {
+        ObjectNode d = JSON.createObjectNode();
+        beforeAfter[1].fieldNames().forEachRemaining(f -> {
+            if (beforeAfter[1].get(f).isNumber() && beforeAfter[0].has(f)) {
+                d.put(f, delta(beforeAfter[1], beforeAfter[0], f));
+            }
+        });
+        return d;
+    }
+
     private static JsonNode stats(String url) throws Exception {
         HttpResponse<String> r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url + "/stats"))
                 .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
@@ -181,17 +267,21 @@ final class BenchPipelineCommand implements Callable<Integer> {
 
     /**
      * The default model: the small preset (hidden 512, GQA 8/4 heads of 64, 8 experts top-2)
-     * with intermediate_size 256, so that per token the experts' multiply-adds (top-2 × 3 ×
-     * 512 × 256 = 786k) equal attention's projections (q and o 512×512, k and v 256×512 = 786k);
-     * with short prompts the attention over the cache is small, so T_a ≈ T_e at any batch size.
+     * with intermediate_size 256 and a vocabulary of 2,048. Per token the experts' multiply-adds
+     * (top-2 × 3 × 512 × 256 = 786k per layer) equal attention's projections (q and o 512×512, k
+     * and v 256×512 = 786k per layer), and lm_head (2,048 × 512 = 1M) is 17 % of the attention
+     * side's work, as in Mixtral-8x7B (32,000 × 4,096 against 32 layers × 4,096 × 6,144: 16 %).
+     * The small preset's own 8,192-word lm_head would be 40 % of it: work between steps that no
+     * micro-batching overlaps, so the two sides would not be balanced. With short prompts the
+     * attention over the cache is small, so T_a ≈ T_e at any batch size.
      */
     private static Path balancedModel(PrintWriter out) throws Exception {
-        Path dir = ShuttlePaths.cacheDir().resolve("models").resolve("pipeline-bench-seed1");
+        Path dir = ShuttlePaths.cacheDir().resolve("models").resolve("pipeline-bench-v2-seed1");
         if (!Files.exists(dir.resolve("model.safetensors"))) {
             out.println("generating the pipeline benchmark model into " + dir
-                    + " (small preset with intermediate_size 256: equal attention and expert work per token)");
+                    + " (small preset with intermediate_size 256 and vocab 2048: equal attention and expert work per token)");
             out.flush();
-            Preset p = Preset.small().toBuilder().name("pipeline-bench").intermediateSize(256).build();
+            Preset p = Preset.small().toBuilder().name("pipeline-bench").intermediateSize(256).vocabSize(2048).build();
             Path partial = dir.resolveSibling(dir.getFileName() + ".partial");
             CheckpointGenerator.write(p.config(), 1, DType.BF16, partial);
             Files.move(partial, dir);

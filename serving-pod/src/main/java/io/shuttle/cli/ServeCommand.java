@@ -61,9 +61,10 @@ public final class ServeCommand implements Callable<Integer> {
     Path trace;
 
     // CPU pods: the compute thread needs the core the progress thread would poll on (measured:
-    // m = 2 pipeline 1.47× over m = 1 with 0, 1.08× with M2N's 2 ms default, pinned 2-core machine).
+    // m = 2 pipeline 1.47× over m = 1 with 0, 1.08× with M2N's 2 ms default, pinned 2-core machine),
+    // and a polling thread that yields waits out the compute thread's time slice (PodSettings).
     @Option(names = "--m2n-active-spin-us", defaultValue = "${env:SHUTTLE_M2N_ACTIVE_SPIN_US:-0}",
-            description = "M2N progress-thread polling while a reply is expected, in µs (default: ${DEFAULT-VALUE}; -1 = M2N's own default).")
+            description = "Longest M2N progress-thread polling before it blocks on the event fd, idle or while a reply is expected, in µs (default: ${DEFAULT-VALUE}; -1 = M2N's own defaults).")
     long activeSpinMicros;
 
     @Option(names = "--parent-pid", description = "Exit when this process exits (used by shuttle local).")

@@ -45,7 +45,8 @@ final class TracePlotCommand implements Callable<Integer> {
 
     private static final Map<String, Color> COLORS = Map.of(
             "attention", new Color(0x4C72B0), "dispatch", new Color(0xDD8452), "wait", new Color(0xCCCCCC),
-            "expert compute", new Color(0x55A868), "combine", new Color(0xC44E52), "wait attention", new Color(0xE5E5E5));
+            "expert compute", new Color(0x55A868), "combine", new Color(0xC44E52), "wait attention", new Color(0xE5E5E5),
+            "lm_head", new Color(0x8172B3));
 
     record Event(String process, int lane, String cat, double start, double dur, String label) {
     }

@@ -84,15 +84,30 @@ public final class AttentionStage {
     /** Final norm and lm_head for the batch's logit rows; the result is {@code buf.logits(in.numLogitRows())}. */
     public Tensor logits(BatchInputs in, ActivationBuffers buf) {
         int rows = in.numLogitRows();
+        logits(in, buf, 0, rows);
+        return buf.logits(rows);
+    }
+
+    /**
+     * Final norm and lm_head for logit rows {@code lo..hi} only, into the same rows of
+     * {@code buf.logits(in.numLogitRows())}: the pipeline computes a micro-batch's logits as soon
+     * as its last layer is back, while the next micro-batch is still at the experts.
+     */
+    public void logits(BatchInputs in, ActivationBuffers buf, int lo, int hi) {
+        int rows = in.numLogitRows();
         if (rows > buf.maxLogitRows) {
             throw new IllegalArgumentException(rows + " sequences want logits in one step; at most "
                     + buf.maxLogitRows + " are configured");
         }
-        Tensor last = buf.lastHidden.rows(0, rows);
-        backend.gatherRows(buf.hidden.rows(0, in.numTokens()), in.logitRows(), last);
+        if (lo < 0 || hi > rows || lo > hi) {
+            throw new IllegalArgumentException("logit rows " + lo + ".." + hi + " outside 0.." + rows);
+        }
+        if (hi == lo) {
+            return;
+        }
+        Tensor last = buf.lastHidden.rows(lo, hi);
+        backend.gatherRows(buf.hidden.rows(0, in.numTokens()), in.logitRows().rows(lo, hi), last);
         backend.rmsNorm(last, weights.finalNorm(), config.rmsNormEps(), last);
-        Tensor logits = buf.logits(rows);
-        backend.matmul(last, weights.lmHead(), logits);
-        return logits;
+        backend.matmul(last, weights.lmHead(), buf.logits(rows).rows(lo, hi));
     }
 }

@@ -15,8 +15,11 @@ import java.lang.foreign.MemorySegment;
  *     for micro-batch i:
  *       wait for combine(ℓ−1, i); h += expert output     (ℓ > 0)
  *       attention(ℓ, i) → dispatch(ℓ, i)                   (returns at once)
- *   wait for combine(L−1, i) for every i; final norm, lm_head
+ *   for micro-batch i:
+ *     wait for combine(L−1, i); final norm, lm_head of its logit rows
  * </pre>
+ * so a micro-batch's lm_head runs while the next one is still at the experts; only the last
+ * micro-batch's lm_head is not overlapped.
  * Micro-batches of one layer run attention in row order, so a prompt chunk split across
  * micro-batches finds its earlier positions already in the KV cache. With m = 1 and an
  * in-process client this is the monolithic engine again.
@@ -73,8 +76,13 @@ public final class PipelineRunner implements StepRunner {
                     dispatched++;
                 }
             }
+            int[] logitRows = plan.batch().logitRows();
             for (int i = 0; i < m; i++) {
                 awaitAndAdd(step, layers - 1, i, bounds[i], bounds[i + 1]);
+                long t0 = trace.now();
+                attention.logits(inputs, buffers, firstAtOrAfter(logitRows, bounds[i]),
+                        firstAtOrAfter(logitRows, bounds[i + 1]));
+                trace.logits(step, i, t0);
             }
         } catch (RuntimeException e) {
             abandon(step, dispatched, layers, m);
@@ -82,7 +90,7 @@ public final class PipelineRunner implements StepRunner {
         }
         int rows = inputs.numLogitRows();
         if (rows > 0) {
-            backend.copyToHost(attention.logits(inputs, buffers), hostLogits);
+            backend.copyToHost(buffers.logits(rows), hostLogits);
         }
         return rows;
     }
@@ -102,6 +110,21 @@ public final class PipelineRunner implements StepRunner {
                 // The pod that failed the step fails these too; the others got their empty message.
             }
         }
+    }
+
+    /** Index of the first of the ascending token rows at or after {@code row}. */
+    private static int firstAtOrAfter(int[] ascendingRows, int row) {
+        int lo = 0;
+        int hi = ascendingRows.length;
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (ascendingRows[mid] < row) {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        return lo;
     }
 
     private void awaitAndAdd(long step, int layer, int microBatch, int from, int to) {

@@ -14,6 +14,7 @@ public final class PipelineStats implements StepTrace {
     private final LongAdder waitNanos = new LongAdder();
     private final LongAdder rounds = new LongAdder();
     private final LongAdder dispatchNanos = new LongAdder();
+    private final LongAdder logitsNanos = new LongAdder();
     private final StepTrace next;
 
     /** Stats that also forward every event to {@code next} (e.g. a Chrome trace). */
@@ -50,12 +51,19 @@ public final class PipelineStats implements StepTrace {
         next.dispatch(step, layer, microBatch, startNanos);
     }
 
+    @Override
+    public void logits(long step, int microBatch, long startNanos) {
+        logitsNanos.add(System.nanoTime() - startNanos);
+        next.logits(step, microBatch, startNanos);
+    }
+
     public Map<String, Object> snapshot() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("rounds", rounds.sum());
         m.put("attention_ns", attentionNanos.sum());
         m.put("wait_ns", waitNanos.sum());
         m.put("dispatch_ns", dispatchNanos.sum());
+        m.put("logits_ns", logitsNanos.sum());
         m.put("time_ns", System.nanoTime());
         return m;
     }

@@ -38,6 +38,10 @@ public interface StepTrace {
     /** Waiting for a micro-batch's combined expert output, from {@code startNanos} to now. */
     void wait(long step, int layer, int microBatch, long startNanos);
 
+    /** Final norm and lm_head of one micro-batch's logit rows after its last layer, from {@code startNanos} to now. */
+    default void logits(long step, int microBatch, long startNanos) {
+    }
+
     /** Handing a micro-batch to the experts (routing, packing, posting the sends), from {@code startNanos} to now. */
     void dispatch(long step, int layer, int microBatch, long startNanos);
 }

@@ -77,6 +77,14 @@ public final class PipelineMetrics implements StepTrace {
         next.dispatch(step, layer, microBatch, startNanos);
     }
 
+    @Override
+    public void logits(long step, int microBatch, long startNanos) {
+        if (active) {
+            m.bubbles.busy(System.nanoTime() - startNanos);
+        }
+        next.logits(step, microBatch, startNanos);
+    }
+
     /** A round failed (an expert pod missing): counted with the expert side's missing-sender rounds. */
     public void roundFailed() {
         m.missingSenderRounds.inc();

@@ -57,6 +57,11 @@ public final class ChromeTrace implements StepTrace, io.shuttle.pipeline.RoundTr
     }
 
     @Override
+    public void logits(long step, int microBatch, long startNanos) {
+        event("lm_head", "lm_head", step, -1, microBatch, startNanos, System.nanoTime());
+    }
+
+    @Override
     public void phase(String phase, long step, int layer, int microBatch, long startNanos, long endNanos) {
         event(phase + " L" + layer, phase, step, layer, microBatch, startNanos, endNanos);
     }

@@ -27,4 +27,20 @@ class PodSettingsTest {
         assertEquals(PodSettings.DEFAULT_EXPERT_RETRY, new PodSettings(PodSettings.Role.EXPERT, Path.of("model"),
                 Path.of("plan.json"), 0, SECRET, 0, "127.0.0.1", TransportKind.TCP, 1, null, 0).expertRetry());
     }
+
+    @Test
+    void theSpinLimitCoversTheIdleSpinToo() {
+        io.shuttle.m2n.NodeConfig none = withRetry(Duration.ZERO).nodeConfig(1, 0, new java.net.InetSocketAddress("127.0.0.1", 0));
+        assertEquals(Duration.ZERO, none.spin(), "a pod's progress thread blocks at once by default");
+        assertEquals(Duration.ZERO, none.activeSpin());
+        io.shuttle.m2n.NodeConfig own = new PodSettings(PodSettings.Role.EXPERT, Path.of("model"), Path.of("plan.json"),
+                0, SECRET, 0, "127.0.0.1", TransportKind.TCP, 1, null, -1).nodeConfig(1, 0, new java.net.InetSocketAddress("127.0.0.1", 0));
+        io.shuttle.m2n.NodeConfig defaults = io.shuttle.m2n.NodeConfig.of(1, 0, SECRET);
+        assertEquals(defaults.spin(), own.spin(), "-1 keeps M2N's own defaults");
+        assertEquals(defaults.activeSpin(), own.activeSpin());
+        io.shuttle.m2n.NodeConfig longer = new PodSettings(PodSettings.Role.EXPERT, Path.of("model"), Path.of("plan.json"),
+                0, SECRET, 0, "127.0.0.1", TransportKind.TCP, 1, null, 5000).nodeConfig(1, 0, new java.net.InetSocketAddress("127.0.0.1", 0));
+        assertEquals(defaults.spin(), longer.spin(), "a limit above the idle spin leaves it");
+        assertEquals(Duration.ofMillis(5), longer.activeSpin());
+    }
 }
