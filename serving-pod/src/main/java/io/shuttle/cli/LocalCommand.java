@@ -64,6 +64,9 @@ final class LocalCommand implements Callable<Integer> {
     @Option(names = "--replicate-experts", description = "Place every expert on two expert processes.")
     boolean replicate;
 
+    @Option(names = "--pin-cores", description = "Pin each process to a core of its own, attention processes first (as bench pipeline does; needs taskset).")
+    boolean pinCores;
+
     @Option(names = "--trace", paramLabel = "FILE", description = "Write Chrome/Perfetto traces (one file per attention process, FILE.attention-N.json).")
     Path trace;
 
@@ -112,7 +115,7 @@ final class LocalCommand implements Callable<Integer> {
         }
         boolean serving = promptsFile == null;
         LocalCluster.Spec clusterSpec = new LocalCluster.Spec(dir, attention, experts, microBatches, transport, threads,
-                replicate, trace, numExperts, false, serving ? port : 0, maxRunning, maxWaiting);
+                replicate, trace, numExperts, pinCores, serving ? port : 0, maxRunning, maxWaiting);
         if (promptsFile == null && !json && dump == null) {
             out.printf("starting %d attention + %d expert processes, %d micro-batches, model %s ...%n",
                     attention, experts, microBatches, dir);

@@ -52,10 +52,12 @@ class CpuBackendParityTest {
     @Test
     void matmulAllWeightTypesAndOddSizes() {
         Random rnd = new Random(1);
-        int[][] mk = {{13, 37}, {70, 100}, {9, 1100}, {300, 200}};
+        // k a multiple of the vector width takes the direct (unpacked) kernel for up to 8 rows;
+        // 2,048 is two k chunks (the second accumulates), 37 rows leave a partial 4-row group.
+        int[][] mk = {{13, 37}, {70, 100}, {9, 1100}, {300, 200}, {37, 64}, {70, 2048}};
         for (DType dt : new DType[] {DType.F32, DType.BF16, DType.F16}) {
             for (int[] s : mk) {
-                for (int n : new int[] {1, 3, 17, 64}) {
+                for (int n : new int[] {1, 3, 5, 8, 9, 17, 64}) {
                     int m = s[0], k = s[1];
                     Tensor x = random(oracle, rnd, DType.F32, 1f, n, k);
                     Tensor w = random(oracle, rnd, dt, 1f, m, k);
