@@ -2,7 +2,6 @@ package io.shuttle.kernels.cpu;
 
 import io.shuttle.kernels.Tensor;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 import java.lang.foreign.MemorySegment;
 
@@ -41,21 +40,14 @@ final class Elementwise implements WorkerPool.Job {
         long bound = to - (to - from) % L;
         if (op == Op.ADD) {
             for (long i = from; i < bound; i += L) {
-                Simd.loadF32(a, i * 4).add(Simd.loadF32(b, i * 4)).intoMemorySegment(out, i * 4, Simd.LE);
+                FloatVector.fromMemorySegment(Simd.F, a, i * 4, Simd.LE)
+                        .add(FloatVector.fromMemorySegment(Simd.F, b, i * 4, Simd.LE)).intoMemorySegment(out, i * 4, Simd.LE);
             }
             for (long i = bound; i < to; i++) {
                 out.setAtIndex(F32, i, a.getAtIndex(F32, i) + b.getAtIndex(F32, i));
             }
         } else {
-            for (long i = from; i < bound; i += L) {
-                FloatVector g = Simd.loadF32(a, i * 4);
-                FloatVector silu = g.div(g.neg().lanewise(VectorOperators.EXP).add(1f));
-                silu.mul(Simd.loadF32(b, i * 4)).intoMemorySegment(out, i * 4, Simd.LE);
-            }
-            for (long i = bound; i < to; i++) {
-                float g = a.getAtIndex(F32, i);
-                out.setAtIndex(F32, i, (float) (g / (1 + Math.exp(-g))) * b.getAtIndex(F32, i));
-            }
+            Simd.siluMul(a, b, out, from, to);
         }
     }
 }

@@ -243,19 +243,7 @@ final class PagedAttention implements WorkerPool.Job {
             m = blockMax;
             max[g] = m;
         }
-        FloatVector total = FloatVector.zero(F);
-        for (p = 0; p < bound; p += L) {
-            FloatVector e = FloatVector.fromArray(F, s, s0 + p).sub(m).lanewise(VectorOperators.EXP);
-            e.intoArray(s, s0 + p);
-            total = total.add(e);
-        }
-        float t = total.reduceLanes(VectorOperators.ADD);
-        for (; p < count; p++) {
-            float e = (float) Math.exp(s[s0 + p] - m);
-            s[s0 + p] = e;
-            t += e;
-        }
-        sum[g] += t;
+        sum[g] += Simd.expShifted(s, s0, s0 + count, m);
     }
 
     /** {@code a[head] += Σ_p w[head][p] · V[p]} for two heads, one vector of columns at a time held in registers. */

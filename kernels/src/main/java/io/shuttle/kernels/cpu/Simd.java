@@ -39,6 +39,103 @@ final class Simd {
     static final ValueLayout.OfShort I16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(LE);
     static final ValueLayout.OfInt I32 = ValueLayout.JAVA_INT_UNALIGNED.withOrder(LE);
 
+    private static final float EXP_HI = 88.7228391f; // ln(Float.MAX_VALUE); above: +inf
+    private static final float EXP_LO = -87.3365478515625f; // below: e^x under the smallest normal float, 0
+    private static final float LOG2E = 1.44269504088896341f;
+    private static final float LN2_HI = 0.693359375f; // ln 2 in two parts, so n · ln 2 is exact in the first
+    private static final float LN2_LO = -2.12194440e-4f;
+
+    /**
+     * {@code s[i] = e^(s[i] − shift)} for {@code i} in {@code from..to}; returns their sum (the
+     * softmax of decode attention).
+     *
+     * <p>e^x is computed with only arithmetic C2 turns into vector instructions (Cephes' expf:
+     * x = n·ln 2 + r, |r| ≤ ln 2 / 2, a degree-6 polynomial for e^r, 2^n built in the exponent
+     * bits; within 2 ulp of Math.exp), and inside the loop that uses it, never in a helper that
+     * takes or returns a vector: a helper C2 does not inline (it refused this one as "too big"
+     * once its C1 version existed) boxes every vector that crosses the call, and so does any
+     * operation it does not intrinsify. Both happened: {@code lanewise(VectorOperators.EXP)}
+     * (a native math-library call, not intrinsified inside the softmax) and
+     * {@code test(IS_NAN)}, and JFR showed an attention pod allocating ~300 MB/s of boxed vectors
+     * with a young GC every 0.5–2 s. Overflow gives +inf, underflow 0, NaN stays NaN (it passes
+     * min/max and the arithmetic as NaN).
+     */
+    static float expShifted(float[] s, int from, int to, float shift) {
+        int bound = from + (to - from) / L * L;
+        FloatVector total = FloatVector.zero(F);
+        for (int i = from; i < bound; i += L) {
+            FloatVector x = FloatVector.fromArray(F, s, i).sub(shift);
+            // ---- e^x (the same lines as in siluMul) ----
+            FloatVector c = x.min(EXP_HI).max(EXP_LO);
+            FloatVector fx = c.mul(LOG2E).add(0.5f);
+            FloatVector t = ((IntVector) fx.convertShape(VectorOperators.F2I, I, 0))
+                    .convertShape(VectorOperators.I2F, F, 0).reinterpretAsFloats();
+            FloatVector n = t.sub(1f, t.compare(VectorOperators.GT, fx)); // floor(fx)
+            FloatVector r = c.sub(n.mul(LN2_HI)).sub(n.mul(LN2_LO));
+            FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+            p = p.mul(r).add(8.3334519073e-3f);
+            p = p.mul(r).add(4.1665795894e-2f);
+            p = p.mul(r).add(1.6666665459e-1f);
+            p = p.mul(r).add(5.0000001201e-1f);
+            FloatVector y = p.mul(r.mul(r)).add(r).add(1f);
+            IntVector ni = (IntVector) n.convertShape(VectorOperators.F2I, I, 0); // 2^n as 2^(n/2) · 2^(n − n/2):
+            IntVector n1 = ni.lanewise(VectorOperators.ASHR, 1);                   // n runs from −126 to 128, past
+            IntVector n2 = ni.sub(n1);                                             // the range of one factor
+            FloatVector e = y.mul(n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats())
+                    .mul(n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats())
+                    .blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_HI))
+                    .blend(0f, x.compare(VectorOperators.LT, EXP_LO));
+            // ---- end e^x ----
+            e.intoArray(s, i);
+            total = total.add(e);
+        }
+        float sum = total.reduceLanes(VectorOperators.ADD);
+        for (int i = bound; i < to; i++) {
+            float e = (float) Math.exp(s[i] - shift);
+            s[i] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    /** {@code out[i] = g / (1 + e^−g) · b[i]} with {@code g = a[i]}, for F32 elements {@code from..to} (SwiGLU). */
+    static void siluMul(MemorySegment a, MemorySegment b, MemorySegment out, long from, long to) {
+        long bound = from + (to - from) / L * L;
+        for (long i = from; i < bound; i += L) {
+            // FloatVector's own loads, not loadF32: they are force-inlined, and this method is big
+            // enough that C2 stops inlining ordinary calls in it (NodeCountInliningCutoff), which
+            // boxed the vectors passing through loadF32 (JFR, expert pod at steady state).
+            FloatVector g = FloatVector.fromMemorySegment(F, a, i * 4, LE);
+            FloatVector x = g.neg();
+            // ---- e^x (the same lines as in expShifted, which says why they are not a helper) ----
+            FloatVector c = x.min(EXP_HI).max(EXP_LO);
+            FloatVector fx = c.mul(LOG2E).add(0.5f);
+            FloatVector t = ((IntVector) fx.convertShape(VectorOperators.F2I, I, 0))
+                    .convertShape(VectorOperators.I2F, F, 0).reinterpretAsFloats();
+            FloatVector n = t.sub(1f, t.compare(VectorOperators.GT, fx));
+            FloatVector r = c.sub(n.mul(LN2_HI)).sub(n.mul(LN2_LO));
+            FloatVector p = r.fma(1.9875691500e-4f, 1.3981999507e-3f);
+            p = p.mul(r).add(8.3334519073e-3f);
+            p = p.mul(r).add(4.1665795894e-2f);
+            p = p.mul(r).add(1.6666665459e-1f);
+            p = p.mul(r).add(5.0000001201e-1f);
+            FloatVector y = p.mul(r.mul(r)).add(r).add(1f);
+            IntVector ni = (IntVector) n.convertShape(VectorOperators.F2I, I, 0);
+            IntVector n1 = ni.lanewise(VectorOperators.ASHR, 1);
+            IntVector n2 = ni.sub(n1);
+            FloatVector e = y.mul(n1.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats())
+                    .mul(n2.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats())
+                    .blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_HI))
+                    .blend(0f, x.compare(VectorOperators.LT, EXP_LO));
+            // ---- end e^x ----
+            g.div(e.add(1f)).mul(FloatVector.fromMemorySegment(F, b, i * 4, LE)).intoMemorySegment(out, i * 4, LE);
+        }
+        for (long i = bound; i < to; i++) {
+            float g = a.getAtIndex(F32, i);
+            out.setAtIndex(F32, i, (float) (g / (1 + Math.exp(-g))) * b.getAtIndex(F32, i));
+        }
+    }
+
     static FloatVector loadF32(MemorySegment s, long byteOffset) {
         return FloatVector.fromMemorySegment(F, s, byteOffset, LE);
     }
