@@ -32,8 +32,8 @@ final class MatmulGemm implements WorkerPool.Job {
     static final int TILE_M = 32;
     static final int KC = 1024;
     /**
-     * Up to this many x rows the weight rows are read straight from the checkpoint's BF16 or F32
-     * data (widened in registers) instead of being converted into the F32 tile first: with only
+     * Up to this many x rows BF16 weight rows are read straight from the checkpoint's data
+     * (widened in registers) instead of being converted into the F32 tile first: with only
      * one or two x blocks a converted tile is reused too little to pay for writing and re-reading
      * it. This is the expert FFN at decode (batch × top-k ÷ experts rows per expert, per
      * micro-batch), where the conversion was a quarter of an expert pod's time (JFR, m = 2).
@@ -87,7 +87,7 @@ final class MatmulGemm implements WorkerPool.Job {
             int rows = Math.min(TILE_M, m - r0);
             int b0 = Simd.splitPoint(xBlocks, chunk, nChunks, 1);
             int b1 = Simd.splitPoint(xBlocks, chunk + 1, nChunks, 1);
-            boolean direct = n <= DIRECT_MAX_ROWS && k % L == 0 && (dtype == DType.BF16 || dtype == DType.F32);
+            boolean direct = n <= DIRECT_MAX_ROWS && k % L == 0 && dtype == DType.BF16;
             for (int k0 = 0; k0 < k; k0 += KC) {
                 int kc = Math.min(KC, k - k0);
                 int kcp = roundUp(kc, L);
@@ -174,7 +174,7 @@ final class MatmulGemm implements WorkerPool.Job {
                 c32.reduceLanes(ADD), c33.reduceLanes(ADD));
     }
 
-    /** x blocks {@code b0..b1} against weight rows {@code r0..r0+rows}, the weights read in place. */
+    /** x blocks {@code b0..b1} against BF16 weight rows {@code r0..r0+rows}, the weights read in place. */
     private void direct(float[] xp, int b0, int b1, int r0, int rows, int paddedRows, int k0, int kc, int kcp,
                         boolean accumulate) {
         for (int b = b0; b < b1; b++) {
@@ -183,11 +183,7 @@ final class MatmulGemm implements WorkerPool.Job {
             packX(i0, xRows, k0, kc, kcp, xp);
             for (int g = 0; g < paddedRows; g += NR) {
                 int wRows = Math.min(NR, rows - g);
-                if (dtype == DType.BF16) {
-                    microBf16(xp, r0 + g, wRows, k0, kcp, i0, xRows, accumulate);
-                } else {
-                    microF32(xp, r0 + g, wRows, k0, kcp, i0, xRows, accumulate);
-                }
+                microBf16(xp, r0 + g, wRows, k0, kcp, i0, xRows, accumulate);
             }
         }
     }
@@ -214,56 +210,6 @@ final class MatmulGemm implements WorkerPool.Job {
             FloatVector b1 = Simd.loadBf16(w, w1 + off);
             FloatVector b2 = Simd.loadBf16(w, w2 + off);
             FloatVector b3 = Simd.loadBf16(w, w3 + off);
-            FloatVector a = FloatVector.fromArray(Simd.F, xp, c);
-            c00 = a.fma(b0, c00);
-            c01 = a.fma(b1, c01);
-            c02 = a.fma(b2, c02);
-            c03 = a.fma(b3, c03);
-            a = FloatVector.fromArray(Simd.F, xp, x1 + c);
-            c10 = a.fma(b0, c10);
-            c11 = a.fma(b1, c11);
-            c12 = a.fma(b2, c12);
-            c13 = a.fma(b3, c13);
-            a = FloatVector.fromArray(Simd.F, xp, x2 + c);
-            c20 = a.fma(b0, c20);
-            c21 = a.fma(b1, c21);
-            c22 = a.fma(b2, c22);
-            c23 = a.fma(b3, c23);
-            a = FloatVector.fromArray(Simd.F, xp, x3 + c);
-            c30 = a.fma(b0, c30);
-            c31 = a.fma(b1, c31);
-            c32 = a.fma(b2, c32);
-            c33 = a.fma(b3, c33);
-        }
-        store(i0, 0, xRows, j0, wRows, accumulate, c00.reduceLanes(ADD), c01.reduceLanes(ADD),
-                c02.reduceLanes(ADD), c03.reduceLanes(ADD));
-        store(i0, 1, xRows, j0, wRows, accumulate, c10.reduceLanes(ADD), c11.reduceLanes(ADD),
-                c12.reduceLanes(ADD), c13.reduceLanes(ADD));
-        store(i0, 2, xRows, j0, wRows, accumulate, c20.reduceLanes(ADD), c21.reduceLanes(ADD),
-                c22.reduceLanes(ADD), c23.reduceLanes(ADD));
-        store(i0, 3, xRows, j0, wRows, accumulate, c30.reduceLanes(ADD), c31.reduceLanes(ADD),
-                c32.reduceLanes(ADD), c33.reduceLanes(ADD));
-    }
-
-    /** {@link #microBf16} for F32 weights. */
-    private void microF32(float[] xp, int j0, int wRows, int k0, int kcp, int i0, int xRows, boolean accumulate) {
-        MemorySegment w = this.w;
-        long rowBytes = 4L * k;
-        long w0 = j0 * rowBytes + 4L * k0;
-        long w1 = w0 + (wRows > 1 ? rowBytes : 0);
-        long w2 = w0 + (wRows > 2 ? 2 * rowBytes : 0);
-        long w3 = w0 + (wRows > 3 ? 3 * rowBytes : 0);
-        FloatVector c00 = FloatVector.zero(Simd.F), c01 = c00, c02 = c00, c03 = c00;
-        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
-        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-        int x1 = kcp, x2 = 2 * kcp, x3 = 3 * kcp;
-        for (int c = 0; c < kcp; c += L) {
-            long off = 4L * c;
-            FloatVector b0 = Simd.loadF32(w, w0 + off);
-            FloatVector b1 = Simd.loadF32(w, w1 + off);
-            FloatVector b2 = Simd.loadF32(w, w2 + off);
-            FloatVector b3 = Simd.loadF32(w, w3 + off);
             FloatVector a = FloatVector.fromArray(Simd.F, xp, c);
             c00 = a.fma(b0, c00);
             c01 = a.fma(b1, c01);
