@@ -96,6 +96,7 @@ public final class LocalCluster implements AutoCloseable {
 
     /** Starts every process and waits (bounded) until all are ready; on failure stops what started. */
     public static LocalCluster start(Spec spec, Duration readyTimeout) throws IOException {
+        checkPinning(spec.pinCores(), TASKSET);
         Path runDir = Files.createTempDirectory("shuttle-local-");
         ServingPlan plan = plan(spec);
         Files.writeString(runDir.resolve("plan.json"), PlanReader.toJson(plan));
@@ -149,6 +150,19 @@ public final class LocalCluster implements AutoCloseable {
     }
 
     private static final java.util.Random PORTS = new java.util.Random();
+    private static final Path TASKSET = Path.of("/usr/bin/taskset");
+
+    /**
+     * Pinning needs taskset. Refused rather than ignored when it is missing: a pinned benchmark
+     * that silently ran unpinned would report figures for a set-up it did not measure.
+     */
+    static void checkPinning(boolean pin, Path taskset) {
+        if (pin && !Files.isExecutable(taskset)) {
+            throw new IllegalStateException("pinning each process to a core needs " + taskset
+                    + " (Debian package util-linux), which is not installed here; install it, or run without "
+                    + "pinning (bench pipeline --no-pin; local without --pin-cores)");
+        }
+    }
 
     /**
      * A free port below Linux's ephemeral range (32768+). The ports are written into the plan
@@ -172,11 +186,11 @@ public final class LocalCluster implements AutoCloseable {
     private Pod launch(String role, int ordinal, Path secretFile, Duration readyTimeout) throws IOException {
         Path log = runDir.resolve(role + "-" + ordinal + ".log");
         List<String> cmd = new ArrayList<>();
-        if (spec.pinCores() && Files.isExecutable(Path.of("/usr/bin/taskset"))) {
+        if (spec.pinCores()) {
             // One core per process, attention pods first: the two sides never share a core.
             int cores = Runtime.getRuntime().availableProcessors();
             int core = (role.equals("attention") ? ordinal : spec.attention() + ordinal) % cores;
-            cmd.addAll(List.of("/usr/bin/taskset", "-c", Integer.toString(core)));
+            cmd.addAll(List.of(TASKSET.toString(), "-c", Integer.toString(core)));
         }
         cmd.addAll(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
