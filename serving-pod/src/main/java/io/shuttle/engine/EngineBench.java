@@ -5,6 +5,9 @@ import io.shuttle.kernels.DType;
 import io.shuttle.kernels.Tensor;
 
 import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.SplittableRandom;
 
 /**
@@ -44,6 +47,14 @@ public final class EngineBench {
 
     /** Runs prefill of {@code batch} random prompts, one warm-up decode step, then {@code steps} timed steps. */
     public BatchResult run(int batch, int promptTokens, int steps, long seed) {
+        return run(batch, promptTokens, steps, seed, null);
+    }
+
+    /**
+     * As {@link #run(int, int, int, long)}, recording into {@code routing} (when not null) the
+     * experts each timed decode step ran, for {@link #replayRegions}.
+     */
+    public BatchResult run(int batch, int promptTokens, int steps, long seed, RoutingLog routing) {
         EngineOptions o = engine.options();
         if (promptTokens + steps + 1 > o.maxModelLen()) {
             throw new IllegalArgumentException("prompt (" + promptTokens + ") + steps (" + steps
@@ -84,11 +95,17 @@ public final class EngineBench {
         }
         double prefill = (System.nanoTime() - t0) / 1e9;
         engine.step(); // warm-up decode step
-        long t1 = System.nanoTime();
-        for (int i = 0; i < steps; i++) {
-            engine.step();
+        engine.expertStage().recordRouting(routing);
+        double decode;
+        try {
+            long t1 = System.nanoTime();
+            for (int i = 0; i < steps; i++) {
+                engine.step();
+            }
+            decode = (System.nanoTime() - t1) / 1e9;
+        } finally {
+            engine.expertStage().recordRouting(null);
         }
-        double decode = (System.nanoTime() - t1) / 1e9;
         while (scheduler.hasWork()) {
             engine.step(); // the last token, so the KV blocks are returned
         }
@@ -143,6 +160,50 @@ public final class EngineBench {
                 backend.release(t);
             }
         }
+    }
+
+    /**
+     * The weight reads of the batch-1 decode steps recorded in {@code routing}, in the order the
+     * engine makes them: per step, per layer the attention half's weights then the experts that
+     * layer routed to (w1, w3, w2), then the final norm, lm_head and one embedding row. Replayed by
+     * {@link io.shuttle.kernels.cpu.MemoryBandwidth#measureReplayBytesPerSecond}, this is the
+     * bandwidth ceiling of exactly that access pattern, whose working set is every expert the
+     * window touched (usually the whole model), not just the bytes of one step.
+     */
+    public MemorySegment[] replayRegions(RoutingLog routing) {
+        if (routing.size() == 0) {
+            throw new IllegalArgumentException("the routing log is empty: record a decode window first");
+        }
+        AttentionWeights aw = engine.attentionWeights();
+        ExpertWeights ew = engine.expertWeights();
+        List<MemorySegment> out = new ArrayList<>();
+        int previous = Integer.MAX_VALUE;
+        for (int i = 0; i < routing.size(); i++) {
+            int layer = routing.layer(i);
+            if (layer < previous && i > 0) {
+                addStepEnd(aw, out);
+            }
+            if (layer != previous) {
+                AttentionWeights.Layer l = aw.layers().get(layer);
+                for (Tensor t : new Tensor[] {l.inputNorm(), l.qProj(), l.kProj(), l.vProj(), l.oProj(),
+                        l.postAttentionNorm(), l.router()}) {
+                    out.add(t.data());
+                }
+            }
+            ExpertWeights.Expert e = ew.get(layer, routing.expert(i));
+            out.add(e.w1().data());
+            out.add(e.w3().data());
+            out.add(e.w2().data());
+            previous = layer;
+        }
+        addStepEnd(aw, out);
+        return out.toArray(MemorySegment[]::new);
+    }
+
+    private static void addStepEnd(AttentionWeights aw, List<MemorySegment> out) {
+        out.add(aw.finalNorm().data());
+        out.add(aw.lmHead().data());
+        out.add(aw.embedTokens().rows(0, 1).data());
     }
 
     /** Weight bytes one batch-1 decode step reads: every attention-side weight plus top-k experts per layer. */

@@ -65,6 +65,14 @@ public final class ExpertStage implements AutoCloseable {
         down = backend.allocate(DType.F32, maxTokens, config.hiddenSize());
     }
 
+    /** Null unless a benchmark records which experts ran. */
+    private RoutingLog routingLog;
+
+    /** Records every (layer, expert) this stage runs from now on into {@code log}; null stops recording. */
+    public void recordRouting(RoutingLog log) {
+        this.routingLog = log;
+    }
+
     public ExpertWeights weights() {
         return weights;
     }
@@ -102,6 +110,9 @@ public final class ExpertStage implements AutoCloseable {
                 continue;
             }
             ExpertWeights.Expert w = weights.get(layer, e);
+            if (routingLog != null) {
+                routingLog.record(layer, e);
+            }
             Tensor idx = rowIndex.rows(offsets[e], offsets[e + 1]);
             Tensor g = gathered.rows(0, count);
             Tensor a = gate.rows(0, count);

@@ -2,6 +2,8 @@ package io.shuttle.kernels.cpu;
 
 import org.junit.jupiter.api.Test;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.time.Duration;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicIntegerArray;
@@ -126,5 +128,24 @@ class WorkerPoolTest {
     void bandwidthMeasurementReturnsAPlausibleRate() {
         double bytesPerSecond = MemoryBandwidth.measureReadBytesPerSecond(1 << 20, 2, Duration.ofMillis(50));
         assertTrue(bytesPerSecond > 1e8 && bytesPerSecond < 1e13, "bandwidth " + bytesPerSecond);
+    }
+
+    @Test
+    void replayReadsEveryRegionInOrderAndRejectsNothingToRead() {
+        try (Arena arena = Arena.ofShared()) { // the pool's threads read the regions
+            // Odd sizes: a region need not be whole vectors, and one may repeat.
+            MemorySegment a = arena.allocate(100_003, 64);
+            MemorySegment b = arena.allocate(37, 16);
+            MemorySegment[] regions = {a, b, a};
+            for (int threads : new int[] {1, 2, 3}) {
+                double bytesPerSecond = MemoryBandwidth.measureReplayBytesPerSecond(regions, threads, Duration.ofMillis(30));
+                assertTrue(bytesPerSecond > 1e7 && bytesPerSecond < 1e13, threads + " threads: " + bytesPerSecond);
+            }
+        }
+        IllegalArgumentException empty = assertThrows(IllegalArgumentException.class,
+                () -> MemoryBandwidth.measureReplayBytesPerSecond(new MemorySegment[0], 2, Duration.ofMillis(1)));
+        assertTrue(empty.getMessage().contains("region"), empty.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> MemoryBandwidth.measureReplayBytesPerSecond(
+                new MemorySegment[] {MemorySegment.ofArray(new byte[64])}, 0, Duration.ofMillis(1)));
     }
 }
