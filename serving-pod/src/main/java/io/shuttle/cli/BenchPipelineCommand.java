@@ -90,6 +90,7 @@ final class BenchPipelineCommand implements Callable<Integer> {
         int vocab;
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
             numExperts = ckpt.config().numExperts();
+            numLayers = ckpt.config().numLayers();
             vocab = ckpt.config().vocabSize();
         }
         // Decode only: the same prompts run with PREFIX_STEPS and with PREFIX_STEPS + steps new
@@ -184,7 +185,13 @@ final class BenchPipelineCommand implements Callable<Integer> {
      */
     private Map<String, Object> measure(Path dir, int numExperts, int m, String body, String warmBody, double tcFromFirst)
             throws Exception {
-        var clusterSpec = new LocalCluster.Spec(dir, attention, experts, m, transport, 1, false, null, numExperts, !noPin);
+        // Admit the whole batch at once and prefill it in one step: with the cluster's defaults (64
+        // running requests, 256 tokens a step) a larger --batch would decode in waves, or its
+        // prefill would outlast the 8-step prefix request, and the decode-only difference below
+        // would measure a different batch than it names (the round count check catches both).
+        var clusterSpec = new LocalCluster.Spec(dir, attention, experts, m, transport, 1, false, null, numExperts, !noPin,
+                0, Math.max(64, batch), 1024,
+                Math.max(LocalCluster.Spec.DEFAULT_MAX_BATCH_TOKENS, batch * promptTokens));
         try (LocalCluster cluster = LocalCluster.start(clusterSpec, Duration.ofSeconds(120))) {
             // Warm-up: the measured request itself, twice. On a pinned core the JIT shares the
             // core with the compute thread and the kernels reach C2 only 15-20 s into a pod's
@@ -200,8 +207,16 @@ final class BenchPipelineCommand implements Callable<Integer> {
             JsonNode e0 = diff(prefix.experts());
             JsonNode e1 = diff(whole.experts());
             double rounds = delta(a1, a0, "rounds");
+            double expectedRounds = (double) steps * numLayers * m;
+            if (attention == 1 && rounds != expectedRounds) {
+                throw new IllegalStateException("the " + steps + " measured decode steps took " + (long) rounds
+                        + " attention rounds, not " + (long) expectedRounds + " (" + numLayers + " layers × " + m
+                        + " micro-batches per step; the " + PREFIX_STEPS + "-token request took " + (long) a0.path("rounds").asDouble()
+                        + " and the " + (PREFIX_STEPS + steps) + "-token one " + (long) a1.path("rounds").asDouble()
+                        + "): the batch of " + batch + " did not decode as one");
+            }
             double ta = delta(a1, a0, "attention_ns") / rounds;
-            double te = delta(e1, e0, "compute_ns") / Math.max(1, delta(e1, e0, "rounds"));
+            double te = delta(e1, e0, "compute_ns") / Math.max(1, delta(e1, e0, "busy_rounds"));
             double waitPerRound = delta(a1, a0, "wait_ns") / rounds;
             double logitsPerStep = delta(a1, a0, "logits_ns") / steps;
             double tc = m == 1 || Double.isNaN(tcFromFirst) ? Math.max(0, (waitPerRound - te) / 2) : tcFromFirst;
@@ -225,6 +240,8 @@ final class BenchPipelineCommand implements Callable<Integer> {
     }
 
     private static final int PREFIX_STEPS = 8;
+    /** Layers of the benchmarked model: a decode step is layers × m attention rounds. */
+    private int numLayers;
 
     /** One request's wall time and the /stats counters it added on the first attention and expert pod. */
     private record Sample(double wallNanos, JsonNode[] attention, JsonNode[] experts) {

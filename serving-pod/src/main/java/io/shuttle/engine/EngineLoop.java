@@ -3,6 +3,8 @@ package io.shuttle.engine;
 import java.lang.System.Logger;
 import java.lang.System.Logger.Level;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -73,6 +75,36 @@ public final class EngineLoop implements AutoCloseable {
             }
         });
         return result;
+    }
+
+    /**
+     * Queues prompts that join the batch at the same step boundary (see {@link Scheduler#submitAll}),
+     * one future per prompt, in order; bad input and a full queue throw at once and queue nothing.
+     */
+    public List<CompletableFuture<GenerationResult>> submitAll(List<int[]> prompts, List<SamplingParams> params,
+                                                              boolean recordSteps) {
+        if (stopped) {
+            throw new IllegalStateException("the engine is shutting down");
+        }
+        if (prompts.size() != params.size()) {
+            throw new IllegalArgumentException(prompts.size() + " prompts but " + params.size() + " sampling settings");
+        }
+        List<Request> requests = new ArrayList<>(prompts.size());
+        List<CompletableFuture<GenerationResult>> results = new ArrayList<>(prompts.size());
+        for (int i = 0; i < prompts.size(); i++) {
+            CollectingListener listener = new CollectingListener(prompts.get(i), recordSteps);
+            String id = "req-" + ids.incrementAndGet();
+            requests.add(new Request(id, prompts.get(i), params.get(i), listener));
+            CompletableFuture<GenerationResult> result = listener.result();
+            result.whenComplete((r, error) -> {
+                if (error instanceof java.util.concurrent.CancellationException) {
+                    engine.scheduler().abort(id);
+                }
+            });
+            results.add(result);
+        }
+        engine.scheduler().submitAll(requests);
+        return results;
     }
 
     /**

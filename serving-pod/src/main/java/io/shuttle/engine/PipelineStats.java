@@ -8,6 +8,11 @@ import java.util.concurrent.atomic.LongAdder;
  * Running totals of the attention side's pipeline phases, for {@code /stats} and the pipeline
  * benchmark: time computing attention, time waiting for the experts, rounds, steps, rows.
  * Written by the engine thread, read by anyone.
+ *
+ * <p>Only steps with tokens count. A lockstep attention pod also runs empty steps while it is
+ * idle (so expert pods can close their rounds); they are tallied apart as {@code empty_rounds}.
+ * Mixed in, they made the per-round means and the round count depend on how long the pod had
+ * idled before and after a request, not on the request.
  */
 public final class PipelineStats implements StepTrace {
     private final LongAdder attentionNanos = new LongAdder();
@@ -15,6 +20,9 @@ public final class PipelineStats implements StepTrace {
     private final LongAdder rounds = new LongAdder();
     private final LongAdder dispatchNanos = new LongAdder();
     private final LongAdder logitsNanos = new LongAdder();
+    private final LongAdder emptyRounds = new LongAdder();
+    /** Whether the current step has tokens; written and read on the engine thread. */
+    private volatile boolean counting = true;
     private final StepTrace next;
 
     /** Stats that also forward every event to {@code next} (e.g. a Chrome trace). */
@@ -24,6 +32,7 @@ public final class PipelineStats implements StepTrace {
 
     @Override
     public void step(long step, int tokens) {
+        counting = tokens > 0;
         next.step(step, tokens);
     }
 
@@ -34,20 +43,28 @@ public final class PipelineStats implements StepTrace {
 
     @Override
     public void attention(long step, int layer, int microBatch, long startNanos) {
-        attentionNanos.add(System.nanoTime() - startNanos);
-        rounds.increment();
+        if (counting) {
+            attentionNanos.add(System.nanoTime() - startNanos);
+            rounds.increment();
+        } else {
+            emptyRounds.increment();
+        }
         next.attention(step, layer, microBatch, startNanos);
     }
 
     @Override
     public void wait(long step, int layer, int microBatch, long startNanos) {
-        waitNanos.add(System.nanoTime() - startNanos);
+        if (counting) {
+            waitNanos.add(System.nanoTime() - startNanos);
+        }
         next.wait(step, layer, microBatch, startNanos);
     }
 
     @Override
     public void dispatch(long step, int layer, int microBatch, long startNanos) {
-        dispatchNanos.add(System.nanoTime() - startNanos);
+        if (counting) {
+            dispatchNanos.add(System.nanoTime() - startNanos);
+        }
         next.dispatch(step, layer, microBatch, startNanos);
     }
 
@@ -64,6 +81,7 @@ public final class PipelineStats implements StepTrace {
         m.put("wait_ns", waitNanos.sum());
         m.put("dispatch_ns", dispatchNanos.sum());
         m.put("logits_ns", logitsNanos.sum());
+        m.put("empty_rounds", emptyRounds.sum());
         m.put("time_ns", System.nanoTime());
         return m;
     }

@@ -27,6 +27,8 @@ public final class Scheduler {
     private final int vocabSize;
     private final int eosTokenId;
     private final BlockingQueue<Request> incoming;
+    /** Held while a {@link #submitAll} group is queued and while incoming is drained, so a group is never split. */
+    private final java.util.concurrent.locks.ReentrantLock incomingGroups = new java.util.concurrent.locks.ReentrantLock();
     private final Set<String> aborted = ConcurrentHashMap.newKeySet();
     private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
     private final List<Sequence> running = new ArrayList<>();
@@ -71,6 +73,45 @@ public final class Scheduler {
         if (!incoming.offer(request)) {
             pending.decrementAndGet();
             throw new QueueFullException("the request queue is full (" + config.maxWaiting() + " waiting); retry later");
+        }
+    }
+
+    /**
+     * Queues several requests so that they reach the batch at the same step boundary, all or
+     * none: every request is validated and the queue space for all of them is reserved before any
+     * is queued. This is what a multi-prompt request means by "all prompts run as one batch";
+     * submitted one by one, a step could start between two of them and split the batch.
+     */
+    public void submitAll(List<Request> requests) {
+        if (requests.isEmpty()) {
+            return;
+        }
+        for (int i = 0; i < requests.size(); i++) {
+            try {
+                validate(requests.get(i));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("request " + i + " of " + requests.size() + ": " + e.getMessage(), e);
+            }
+        }
+        int n = requests.size();
+        for (int queued = pending.get(); ; queued = pending.get()) {
+            if (queued + n > config.maxWaiting()) {
+                throw new QueueFullException("the request queue cannot take " + n + " more (" + queued + " of "
+                        + config.maxWaiting() + " waiting); retry later or send fewer at once");
+            }
+            if (pending.compareAndSet(queued, queued + n)) {
+                break;
+            }
+        }
+        incomingGroups.lock(); // drainIncoming waits for the whole group
+        try {
+            for (Request r : requests) {
+                if (!incoming.offer(r)) { // cannot happen: the slots are reserved and the queue holds maxWaiting
+                    throw new IllegalStateException("the request queue refused a reserved slot");
+                }
+            }
+        } finally {
+            incomingGroups.unlock();
         }
     }
 
@@ -267,8 +308,13 @@ public final class Scheduler {
     }
 
     private void drainIncoming() {
-        for (Request r; (r = incoming.poll()) != null; ) {
-            waiting.add(new Sequence(r, admissions++));
+        incomingGroups.lock();
+        try {
+            for (Request r; (r = incoming.poll()) != null; ) {
+                waiting.add(new Sequence(r, admissions++));
+            }
+        } finally {
+            incomingGroups.unlock();
         }
     }
 

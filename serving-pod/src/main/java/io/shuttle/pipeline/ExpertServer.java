@@ -98,6 +98,8 @@ public final class ExpertServer implements AutoCloseable {
     private volatile long roundsServed;
     private volatile long lastRoundNanos;
     private final LongAdder computeNanos = new LongAdder();
+    /** Rounds that had rows for this pod (idle lockstep rounds and rounds routed elsewhere have none). */
+    private final LongAdder busyRounds = new LongAdder();
     private final LongAdder waitNanos = new LongAdder();
     private final LongAdder combineNanos = new LongAdder();
     private final LongAdder rowsServed = new LongAdder();
@@ -316,6 +318,9 @@ public final class ExpertServer implements AutoCloseable {
             trace.phase("expert compute", step, layer, mb, t1, t2);
             trace.phase("combine", step, layer, mb, t2, t3);
             rowsServed.add(rows);
+            if (rows > 0) {
+                busyRounds.increment();
+            }
         }
         roundsServed++;
         lastRoundNanos = System.nanoTime();
@@ -416,6 +421,7 @@ public final class ExpertServer implements AutoCloseable {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("rounds", roundsServed);
         m.put("rows", rowsServed.sum());
+        m.put("busy_rounds", busyRounds.sum());
         m.put("wait_ns", waitNanos.sum());
         m.put("compute_ns", computeNanos.sum());
         m.put("combine_ns", combineNanos.sum());

@@ -59,16 +59,17 @@ public final class GenerateEndpoint {
         for (int i = 0; i < prompts.size(); i++) {
             ids.add(promptIds(prompts.get(i), i)); // every prompt is checked before any runs
         }
+        // One group: all prompts join the batch at the same step boundary ("all prompts run as one batch").
+        List<SamplingParams> params = new ArrayList<>(ids.size());
         for (int i = 0; i < ids.size(); i++) {
-            try {
-                futures.add(loop.submit(ids.get(i), base.withSeed(base.seed() + i), full));
-            } catch (Scheduler.QueueFullException e) {
-                futures.forEach(f -> f.cancel(true));
-                return new Reply(429, error(e.getMessage()));
-            } catch (IllegalArgumentException e) {
-                futures.forEach(f -> f.cancel(true)); // the prompts already queued must not run for nobody
-                throw new IllegalArgumentException("prompts[" + i + "]: " + e.getMessage(), e);
-            }
+            params.add(base.withSeed(base.seed() + i));
+        }
+        try {
+            futures.addAll(loop.submitAll(ids, params, full));
+        } catch (Scheduler.QueueFullException e) {
+            return new Reply(429, error(e.getMessage()));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage().replaceFirst("^request (\\d+) of \\d+:", "prompts[$1]:"), e);
         }
         List<GenerationResult> results = new ArrayList<>();
         long deadline = System.nanoTime() + timeout.toNanos();

@@ -32,7 +32,17 @@ public final class LocalCluster implements AutoCloseable {
     /** Shape of the cluster. */
     public record Spec(Path model, int attention, int experts, int microBatches, String transport,
                        int threadsPerPod, boolean replicateExperts, Path trace, int numExperts, boolean pinCores,
-                       int apiPort, int maxRunning, int maxWaiting) {
+                       int apiPort, int maxRunning, int maxWaiting, int maxBatchTokens) {
+
+        /** Token rows per step when not given: enough for 64 decoding sequences and a prefill chunk. */
+        public static final int DEFAULT_MAX_BATCH_TOKENS = 256;
+
+        public Spec(Path model, int attention, int experts, int microBatches, String transport, int threadsPerPod,
+                    boolean replicateExperts, Path trace, int numExperts, boolean pinCores, int apiPort, int maxRunning,
+                    int maxWaiting) {
+            this(model, attention, experts, microBatches, transport, threadsPerPod, replicateExperts, trace, numExperts,
+                    pinCores, apiPort, maxRunning, maxWaiting, Math.max(DEFAULT_MAX_BATCH_TOKENS, maxRunning));
+        }
 
         /** Default admission limits: 64 running and 1,024 waiting requests per attention pod. */
         public Spec(Path model, int attention, int experts, int microBatches, String transport, int threadsPerPod,
@@ -56,6 +66,10 @@ public final class LocalCluster implements AutoCloseable {
         public Spec {
             if (apiPort < 0 || apiPort + attention > 65_536) {
                 throw new IllegalArgumentException("the API port must be in 1..65535 (0: any free port), got " + apiPort);
+            }
+            if (maxBatchTokens < maxRunning) {
+                throw new IllegalArgumentException("the step's token budget (" + maxBatchTokens
+                        + ") must hold one decode token of each of the " + maxRunning + " running requests");
             }
             if (maxRunning < 1 || maxWaiting < 1) {
                 throw new IllegalArgumentException("--max-running and --max-waiting must be at least 1, got "
@@ -146,7 +160,7 @@ public final class LocalCluster implements AutoCloseable {
         return new ServingPlan(ServingPlan.API_VERSION, ServingPlan.KIND, "local",
                 new ServingPlan.Pool(s.attention(), attention, null),
                 new ServingPlan.ExpertPool(s.experts(), experts, null, placement),
-                new ServingPlan.Pipeline(s.microBatches(), 256, s.maxRunning(), s.maxWaiting(), 2048, 2048, 16, 10_000));
+                new ServingPlan.Pipeline(s.microBatches(), s.maxBatchTokens(), s.maxRunning(), s.maxWaiting(), 2048, 2048, 16, 10_000));
     }
 
     private static final java.util.Random PORTS = new java.util.Random();

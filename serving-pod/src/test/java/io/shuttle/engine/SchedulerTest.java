@@ -165,4 +165,29 @@ class SchedulerTest {
         assertEquals(3, p.numMicroBatches());
         assertArrayEquals(new int[] {0, 4, 8, 12}, p.microBatches());
     }
+
+    @Test
+    void aGroupJoinsTheBatchAtOneStepBoundaryOrNotAtAll() {
+        BlockAllocator blocks = new BlockAllocator(64, 4);
+        Scheduler s = new Scheduler(new SchedulerConfig(64, 8, 3, 1, 256), blocks, 100, 2);
+        List<Recorder> recorders = List.of(new Recorder(), new Recorder(), new Recorder());
+        s.submitAll(List.of(request("a", 4, 2, recorders.get(0)), request("b", 5, 2, recorders.get(1)),
+                request("c", 6, 2, recorders.get(2))));
+        StepPlan first = step(s);
+        assertEquals(3, first.chunks().size(), "all three prompts are prefilled in the first step");
+
+        // All or none: a group larger than the free queue space queues nothing...
+        Scheduler small = new Scheduler(new SchedulerConfig(64, 8, 2, 1, 256), new BlockAllocator(64, 4), 100, 2);
+        Scheduler.QueueFullException full = assertThrows(Scheduler.QueueFullException.class, () -> small.submitAll(
+                List.of(request("x", 3, 2, new Recorder()), request("y", 3, 2, new Recorder()), request("z", 3, 2, new Recorder()))));
+        assertTrue(full.getMessage().contains("cannot take 3"), full.getMessage());
+        assertEquals(0, small.waitingCount());
+        // ...and so does a group with one bad request, which is named.
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> small.submitAll(
+                List.of(request("ok", 3, 2, new Recorder()),
+                        new Request("out-of-vocab", new int[] {150}, SamplingParams.greedy(2, true), new Recorder()))));
+        assertTrue(bad.getMessage().startsWith("request 1 of 2"), bad.getMessage());
+        assertEquals(0, small.waitingCount());
+        assertTrue(!small.hasWork());
+    }
 }
