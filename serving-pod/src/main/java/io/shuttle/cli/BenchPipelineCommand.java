@@ -221,8 +221,14 @@ final class BenchPipelineCommand implements Callable<Integer> {
             double waitPerRound = (delta(a1, a0, "wait_ns") + delta(a1, a0, "dispatch_ns")) / rounds;
             double logitsPerStep = delta(a1, a0, "logits_ns") / steps;
             double tc = m == 1 || Double.isNaN(tcFromFirst) ? Math.max(0, (waitPerRound - te) / 2) : tcFromFirst;
+            double idleAttention = delta(a1, a0, "wait_ns") / wall;
+            if (wall <= 0 || ta <= 0 || te <= 0 || waitPerRound < 0 || idleAttention < 0 || idleAttention > 1) {
+                throw new IllegalStateException(String.format("the %d measured decode steps came out at %.0f µs of wall time,"
+                        + " T_a %.0f µs, T_e %.0f µs and an attention idle share of %.2f: the difference between the %d- and %d-token requests is"
+                        + " smaller than their run-to-run noise; raise --steps or --warmup-seconds", steps, wall / 1e3,
+                        ta / 1e3, te / 1e3, idleAttention, PREFIX_STEPS, PREFIX_STEPS + steps));
+            }
             double tokensPerS = batch * (double) steps / (wall / 1e9);
-            double idleAttention = Math.max(0, delta(a1, a0, "wait_ns") / wall);
             // An expert pod's wait spans the gaps between requests, so its idle share is taken
             // from what it did: 1 − (computing + combining) ÷ wall time.
             double idleExperts = Math.max(0, 1 - (delta(e1, e0, "compute_ns") + delta(e1, e0, "combine_ns")) / wall);

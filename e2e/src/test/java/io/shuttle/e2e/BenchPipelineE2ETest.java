@@ -1,0 +1,75 @@
+package io.shuttle.e2e;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code bench pipeline} end to end on the tiny model: it starts a cluster per micro-batch count,
+ * and its figures are only printed when the measured window was exactly steps × layers × m
+ * attention rounds, i.e. the whole batch decoded as one, and every figure is positive (the
+ * command fails otherwise: its figures are differences of two requests, which noise can invert).
+ */
+class BenchPipelineE2ETest {
+
+    @Test
+    void measuresEveryMicroBatchCountOverTheWholeBatch(@TempDir Path dir) throws Exception {
+        Path model = Fixtures.tinyModel(dir.resolve("tiny"));
+        Path jar = Path.of(System.getProperty("shuttle.pod.jar", ""));
+        List<String> cmd = List.of(LocalLauncher.javaBin(), "--add-modules", "jdk.incubator.vector",
+                "--enable-native-access=ALL-UNNAMED", "-jar", jar.toString(), "bench", "pipeline",
+                "--model", model.toString(), "--micro-batches", "1,2", "--batch", "12", "--steps", "96",
+                "--prompt-tokens", "5", "--warmup-seconds", "8", "--no-pin", "--json");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().putIfAbsent("UCX_LOG_LEVEL", "error");
+        Process p = pb.start();
+        // Read while it runs, so a full pipe can never stall it.
+        CompletableFuture<String> out = CompletableFuture.supplyAsync(() -> {
+            try {
+                return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            } catch (java.io.IOException e) {
+                return "(output unreadable: " + e + ")";
+            }
+        });
+        boolean exited;
+        try {
+            exited = p.waitFor(4, TimeUnit.MINUTES);
+        } finally {
+            if (p.isAlive()) {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly();
+            }
+        }
+        String output = out.get(30, TimeUnit.SECONDS);
+        assertTrue(exited, "bench pipeline did not finish within 4 minutes:\n" + output);
+        assertEquals(0, p.exitValue(), "bench pipeline failed:\n" + output);
+
+        List<JsonNode> rows = new ArrayList<>();
+        for (String line : output.split("\n")) {
+            if (line.startsWith("{")) {
+                rows.add(Fixtures.JSON.readTree(line));
+            }
+        }
+        assertEquals(2, rows.size(), "one JSON object per micro-batch count:\n" + output);
+        for (int i = 0; i < 2; i++) {
+            JsonNode r = rows.get(i);
+            assertEquals(i + 1, r.get("micro_batches").asInt(), output);
+            assertTrue(r.get("tokens_per_s").asDouble() > 0, output);
+            assertTrue(r.get("t_a_us").asDouble() > 0 && r.get("t_e_us").asDouble() > 0, output);
+            assertTrue(r.get("t_c_us").asDouble() >= 0, output);
+            double bubbles = r.get("bubble_fraction").asDouble();
+            assertTrue(bubbles >= 0 && bubbles <= 1, "bubble fraction " + bubbles);
+        }
+        assertEquals(1.0, rows.get(0).get("ratio_to_first").asDouble(), 1e-9);
+    }
+}
