@@ -37,25 +37,9 @@ public final class MemoryBandwidth {
         if (threads < 1) {
             throw new IllegalArgumentException("threads must be at least 1, got " + threads);
         }
-        try (Arena arena = Arena.ofShared(); WorkerPool pool = new WorkerPool(threads, "shuttle-bandwidth-")) {
+        try (Arena arena = Arena.ofShared()) {
             // Arena.allocate zeroes the memory, which also commits every page before timing.
-            MemorySegment data = arena.allocate(bytes, 64);
-            SumJob job = new SumJob(data, threads);
-            warmUp(threads);
-            long deadline = System.nanoTime() + budget.toNanos();
-            double best = 0;
-            int passes = 0;
-            while (passes < 2 || System.nanoTime() < deadline) {
-                long t0 = System.nanoTime();
-                pool.run(job);
-                long elapsed = System.nanoTime() - t0;
-                best = Math.max(best, bytes * 1e9 / Math.max(1, elapsed));
-                passes++;
-            }
-            if (Float.isNaN(job.total())) {
-                throw new IllegalStateException("bandwidth working set read back NaN");
-            }
-            return best;
+            return measureReplayBytesPerSecond(new MemorySegment[] {arena.allocate(bytes, 64)}, threads, budget);
         }
     }
 
@@ -104,7 +88,7 @@ public final class MemoryBandwidth {
     /** Gets the read loop compiled by C2 on a small buffer, so the timed passes do not run interpreted code. */
     private static void warmUp(int threads) {
         try (Arena arena = Arena.ofConfined()) {
-            SumJob small = new SumJob(arena.allocate(64 << 10, 64), threads);
+            ReplayJob small = new ReplayJob(new MemorySegment[] {arena.allocate(64 << 10, 64)}, threads);
             for (int i = 0; i < 20_000; i++) {
                 small.run(i % threads, threads);
             }
@@ -118,7 +102,7 @@ public final class MemoryBandwidth {
 
         ReplayJob(MemorySegment[] regions, int workers) {
             this.regions = regions;
-            this.sums = new float[workers * 16];
+            this.sums = new float[workers * 16]; // one cache line apart; kept so the loads cannot be dropped
         }
 
         @Override
@@ -163,44 +147,5 @@ public final class MemoryBandwidth {
             }
         }
         return sum;
-    }
-
-    /** Each worker sums its contiguous share; the sums are kept so the loads cannot be dropped. */
-    private static final class SumJob implements WorkerPool.Job {
-        private final MemorySegment data;
-        private final float[] sums;
-
-        SumJob(MemorySegment data, int workers) {
-            this.data = data;
-            this.sums = new float[workers * 16]; // one cache line apart
-        }
-
-        @Override
-        public void run(int worker, int workers) {
-            long vectorBytes = 4L * L;
-            long vectors = data.byteSize() / vectorBytes;
-            long from = vectors * worker / workers * vectorBytes;
-            long to = vectors * (worker + 1) / workers * vectorBytes;
-            FloatVector a0 = FloatVector.zero(Simd.F), a1 = a0, a2 = a0, a3 = a0;
-            long off = from;
-            for (; off + 4 * vectorBytes <= to; off += 4 * vectorBytes) {
-                a0 = a0.add(Simd.loadF32(data, off));
-                a1 = a1.add(Simd.loadF32(data, off + vectorBytes));
-                a2 = a2.add(Simd.loadF32(data, off + 2 * vectorBytes));
-                a3 = a3.add(Simd.loadF32(data, off + 3 * vectorBytes));
-            }
-            for (; off < to; off += vectorBytes) {
-                a0 = a0.add(Simd.loadF32(data, off));
-            }
-            sums[worker * 16] = a0.add(a1).add(a2).add(a3).reduceLanes(VectorOperators.ADD);
-        }
-
-        float total() {
-            float t = 0;
-            for (float s : sums) {
-                t += s;
-            }
-            return t;
-        }
     }
 }
