@@ -64,9 +64,18 @@ public final class EngineLoop implements AutoCloseable {
         if (stopped) {
             throw new IllegalStateException("the engine is shutting down");
         }
+        Pending p = pending(prompt, params, recordSteps);
+        engine.scheduler().submit(p.request());
+        return p.result();
+    }
+
+    /** A request whose result completes {@code result}; a caller that cancels it (gives up) aborts the request. */
+    private record Pending(Request request, CompletableFuture<GenerationResult> result) {
+    }
+
+    private Pending pending(int[] prompt, SamplingParams params, boolean recordSteps) {
         CollectingListener listener = new CollectingListener(prompt, recordSteps);
         String id = "req-" + ids.incrementAndGet();
-        engine.scheduler().submit(new Request(id, prompt, params, listener));
         CompletableFuture<GenerationResult> result = listener.result();
         // A caller that gives up (cancel) frees the sequence's batch slot and KV blocks at the next step.
         result.whenComplete((r, error) -> {
@@ -74,7 +83,7 @@ public final class EngineLoop implements AutoCloseable {
                 engine.scheduler().abort(id);
             }
         });
-        return result;
+        return new Pending(new Request(id, prompt, params, listener), result);
     }
 
     /**
@@ -92,16 +101,9 @@ public final class EngineLoop implements AutoCloseable {
         List<Request> requests = new ArrayList<>(prompts.size());
         List<CompletableFuture<GenerationResult>> results = new ArrayList<>(prompts.size());
         for (int i = 0; i < prompts.size(); i++) {
-            CollectingListener listener = new CollectingListener(prompts.get(i), recordSteps);
-            String id = "req-" + ids.incrementAndGet();
-            requests.add(new Request(id, prompts.get(i), params.get(i), listener));
-            CompletableFuture<GenerationResult> result = listener.result();
-            result.whenComplete((r, error) -> {
-                if (error instanceof java.util.concurrent.CancellationException) {
-                    engine.scheduler().abort(id);
-                }
-            });
-            results.add(result);
+            Pending p = pending(prompts.get(i), params.get(i), recordSteps);
+            requests.add(p.request());
+            results.add(p.result());
         }
         engine.scheduler().submitAll(requests);
         return results;
