@@ -40,6 +40,17 @@ public interface Backend extends AutoCloseable {
      */
     Tensor prepareWeight(Tensor hostWeight);
 
+    /**
+     * {@link #prepareWeight} for a linear layer's {@code [out, in]} weight that will only ever be
+     * {@link #matmul}'s {@code w}: the backend may store it in a layout of its own (the result is
+     * then {@link Tensor#isPacked() packed} and accepted by nothing but matmul). The CPU backend
+     * repacks BF16 weights so its kernels read them without horizontal reductions; others
+     * prepare them as any weight.
+     */
+    default Tensor prepareLinear(Tensor hostWeight) {
+        return prepareWeight(hostWeight);
+    }
+
     /** Copies {@code src} (this backend's memory) to host memory {@code dst} (at least src.byteSize()). */
     void copyToHost(Tensor src, MemorySegment dst);
 

@@ -23,7 +23,9 @@ public final class Checks {
         rank(out, 2, "matmul", "out", "[n, m]");
         f32(x, "matmul", "x");
         f32(out, "matmul", "out");
-        floating(w, "matmul", "w");
+        if (!w.dtype().isFloating()) {
+            throw fail("matmul: w must be F32, BF16 or F16, got " + w);
+        }
         if (w.dim(1) != x.dim(1)) {
             throw fail("matmul: w has " + w.dim(1) + " columns but x has " + x.dim(1) + " (x " + x + ", w " + w + ")");
         }
@@ -282,6 +284,10 @@ public final class Checks {
     }
 
     private static void floating(Tensor t, String op, String name) {
+        if (t.isPacked()) {
+            throw fail(op + ": " + name + " " + t + " is a linear weight packed for matmul (Backend.prepareLinear);"
+                    + " pass the checkpoint tensor (Backend.prepareWeight) instead");
+        }
         if (!t.dtype().isFloating()) {
             throw fail(op + ": " + name + " must be F32, BF16 or F16, got " + t);
         }

@@ -11,6 +11,11 @@ import java.util.Arrays;
  * weights), memory allocated by a {@link Backend}, or (for a device backend) a segment whose
  * address is a device pointer and must not be dereferenced on the host.
  *
+ * <p>A tensor may instead be <em>packed</em>: a linear weight a backend has rearranged into its
+ * own layout ({@link Backend#prepareLinear}). It keeps its logical shape and dtype for checks
+ * and messages, but its segment is opaque outside that backend: only {@code matmul} accepts it,
+ * and the element accessors, {@link #rows} and {@link #reshape} refuse it.
+ *
  * <p>Tensors do not own memory: whoever allocated the segment (an {@link Arena}) frees it.
  */
 public final class Tensor {
@@ -24,13 +29,19 @@ public final class Tensor {
     private final long[] shape;
     private final long numel;
     private final boolean device;
+    private final Object packing;
 
     private Tensor(MemorySegment data, DType dtype, long[] shape) {
         this(data, dtype, shape, false);
     }
 
     private Tensor(MemorySegment data, DType dtype, long[] shape, boolean device) {
+        this(data, dtype, shape, device, null);
+    }
+
+    private Tensor(MemorySegment data, DType dtype, long[] shape, boolean device, Object packing) {
         this.device = device;
+        this.packing = packing;
         this.dtype = dtype;
         this.shape = shape.clone();
         long n = 1;
@@ -46,7 +57,20 @@ public final class Tensor {
             throw new IllegalArgumentException("segment of " + data.byteSize() + " bytes is too small for "
                     + dtype + Arrays.toString(shape) + " (" + bytes + " bytes)");
         }
-        this.data = data.byteSize() == bytes ? data : data.asSlice(0, bytes);
+        // A packed layout may pad, so its segment keeps every byte the backend gave it.
+        this.data = data.byteSize() == bytes || packing != null ? data : data.asSlice(0, bytes);
+    }
+
+    /**
+     * A linear weight of logical shape {@code shape} stored in a backend's own layout, described
+     * by {@code packing} (which only that backend interprets); {@code data} holds at least the
+     * logical byte count (layouts may pad).
+     */
+    public static Tensor packed(MemorySegment data, DType dtype, Object packing, long... shape) {
+        if (packing == null) {
+            throw new IllegalArgumentException("a packed tensor needs a packing description");
+        }
+        return new Tensor(data, dtype, shape, false, packing);
     }
 
     /** Wraps an existing segment (it must hold at least numel × dtype bytes). */
@@ -99,6 +123,16 @@ public final class Tensor {
         return device;
     }
 
+    /** True for a weight in a backend's own layout (see {@link #packed}). */
+    public boolean isPacked() {
+        return packing != null;
+    }
+
+    /** The backend's description of a packed layout; null for a row-major tensor. */
+    public Object packing() {
+        return packing;
+    }
+
     public long[] shape() {
         return shape.clone();
     }
@@ -127,6 +161,7 @@ public final class Tensor {
 
     /** A view of rows {@code [from, to)} along the first dimension, sharing memory. */
     public Tensor rows(long from, long to) {
+        requireRowMajor("rows");
         if (from < 0 || to < from || to > shape[0]) {
             throw new IndexOutOfBoundsException("rows [" + from + ", " + to + ") of " + this);
         }
@@ -138,6 +173,7 @@ public final class Tensor {
 
     /** The same memory seen with another shape of equal element count. */
     public Tensor reshape(long... newShape) {
+        requireRowMajor("reshape");
         long n = 1;
         for (long s : newShape) {
             n *= s;
@@ -197,7 +233,15 @@ public final class Tensor {
         return data.toArray(ValueLayout.JAVA_INT);
     }
 
+    private void requireRowMajor(String what) {
+        if (packing != null) {
+            throw new IllegalStateException(what + ": " + this + " is a linear weight packed into a backend's own"
+                    + " layout; only matmul reads it (keep the checkpoint tensor for anything else)");
+        }
+    }
+
     private void requireHost() {
+        requireRowMajor("element access");
         if (device) {
             throw new IllegalStateException(this + " lives in device memory and cannot be read or written from the"
                     + " host; copy it with Backend.copyToHost / copyFromHost");
@@ -212,6 +256,6 @@ public final class Tensor {
 
     @Override
     public String toString() {
-        return "Tensor" + Arrays.toString(shape) + " " + dtype + (device ? " (device)" : "");
+        return "Tensor" + Arrays.toString(shape) + " " + dtype + (device ? " (device)" : "") + (packing != null ? " (packed)" : "");
     }
 }

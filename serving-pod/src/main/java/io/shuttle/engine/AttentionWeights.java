@@ -47,17 +47,17 @@ public record AttentionWeights(Tensor embedTokens, List<Layer> layers, Tensor fi
         for (int l = 0; l < c.numLayers(); l++) {
             layers.add(new Layer(
                     backend.prepareWeight(ckpt.tensor(MixtralNames.inputNorm(l), h)),
-                    backend.prepareWeight(ckpt.tensor(MixtralNames.qProj(l), c.qDim(), h)),
-                    backend.prepareWeight(ckpt.tensor(MixtralNames.kProj(l), c.kvDim(), h)),
-                    backend.prepareWeight(ckpt.tensor(MixtralNames.vProj(l), c.kvDim(), h)),
-                    backend.prepareWeight(ckpt.tensor(MixtralNames.oProj(l), h, c.qDim())),
+                    backend.prepareLinear(ckpt.tensor(MixtralNames.qProj(l), c.qDim(), h)),
+                    backend.prepareLinear(ckpt.tensor(MixtralNames.kProj(l), c.kvDim(), h)),
+                    backend.prepareLinear(ckpt.tensor(MixtralNames.vProj(l), c.kvDim(), h)),
+                    backend.prepareLinear(ckpt.tensor(MixtralNames.oProj(l), h, c.qDim())),
                     backend.prepareWeight(ckpt.tensor(MixtralNames.postAttentionNorm(l), h)),
-                    backend.prepareWeight(ckpt.tensor(MixtralNames.router(l), c.numExperts(), h))));
+                    backend.prepareLinear(ckpt.tensor(MixtralNames.router(l), c.numExperts(), h))));
         }
         Tensor norm = backend.prepareWeight(ckpt.tensor(MixtralNames.finalNorm(), h));
         Tensor lmHead = c.tieWordEmbeddings() && !ckpt.contains(MixtralNames.lmHead())
                 ? embed
-                : backend.prepareWeight(ckpt.tensor(MixtralNames.lmHead(), c.vocabSize(), h));
+                : backend.prepareLinear(ckpt.tensor(MixtralNames.lmHead(), c.vocabSize(), h));
         return new AttentionWeights(embed, List.copyOf(layers), norm, lmHead);
     }
 

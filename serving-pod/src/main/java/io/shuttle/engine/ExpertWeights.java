@@ -56,9 +56,9 @@ public final class ExpertWeights {
         for (int l = 0; l < c.numLayers(); l++) {
             for (int e = held.nextSetBit(0); e >= 0; e = held.nextSetBit(e + 1)) {
                 experts[l][e] = new Expert(
-                        backend.prepareWeight(ckpt.tensor(MixtralNames.expertW1(l, e), f, h)),
-                        backend.prepareWeight(ckpt.tensor(MixtralNames.expertW2(l, e), h, f)),
-                        backend.prepareWeight(ckpt.tensor(MixtralNames.expertW3(l, e), f, h)));
+                        backend.prepareLinear(ckpt.tensor(MixtralNames.expertW1(l, e), f, h)),
+                        backend.prepareLinear(ckpt.tensor(MixtralNames.expertW2(l, e), h, f)),
+                        backend.prepareLinear(ckpt.tensor(MixtralNames.expertW3(l, e), f, h)));
             }
         }
         return new ExpertWeights(experts, held);

@@ -7,6 +7,7 @@ import io.shuttle.kernels.HostBackend;
 import io.shuttle.kernels.PagedAttentionMeta;
 import io.shuttle.kernels.Tensor;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 /**
@@ -28,6 +29,11 @@ public final class CpuBackend extends HostBackend {
     private final String name;
     private final MatmulGemv gemv = new MatmulGemv();
     private final MatmulGemm gemm;
+    private final MatmulPacked packed = new MatmulPacked();
+    /** Holds the packed copies of linear weights ({@link #prepareLinear}) until {@link #close}. */
+    private final Arena weightArena = Arena.ofShared();
+    private final Tensor[] oneWeight = new Tensor[1];
+    private final Tensor[] oneOut = new Tensor[1];
     private final RmsNorm rmsNorm = new RmsNorm();
     private final Elementwise elementwise = new Elementwise();
     private final Embedding embedding = new Embedding();
@@ -74,10 +80,20 @@ public final class CpuBackend extends HostBackend {
 
     // ---- dense math -----------------------------------------------------------------------
 
+    /** BF16 matrices of at least one group of outputs are repacked ({@link PackedBf16}); anything else is used in place. */
+    @Override
+    public synchronized Tensor prepareLinear(Tensor hostWeight) {
+        return PackedBf16.worthPacking(hostWeight) ? PackedBf16.pack(hostWeight, weightArena) : hostWeight;
+    }
+
     @Override
     public synchronized void matmul(Tensor x, Tensor w, Tensor out) {
         Checks.matmul(x, w, out);
-        if (x.dim(0) == 1 && MatmulGemv.supports(w.dtype())) {
+        if (w.isPacked()) {
+            oneWeight[0] = w;
+            oneOut[0] = out;
+            matmulPacked(x, oneWeight, oneOut);
+        } else if (x.dim(0) == 1 && MatmulGemv.supports(w.dtype())) {
             gemv.prepare(x, w, out);
             dispatchGemv(x.dim(1) * w.dim(0));
         } else {
@@ -93,18 +109,37 @@ public final class CpuBackend extends HostBackend {
     public synchronized void matmulMany(Tensor x, Tensor[] ws, Tensor[] outs) {
         Checks.matmulMany(x, ws, outs);
         boolean gemvAll = x.dim(0) == 1;
+        boolean packedAll = true;
         long rows = 0;
         for (Tensor w : ws) {
-            gemvAll &= MatmulGemv.supports(w.dtype());
+            gemvAll &= MatmulGemv.supports(w.dtype()) && !w.isPacked();
+            packedAll &= w.isPacked();
             rows += w.dim(0);
         }
-        if (gemvAll) {
+        if (packedAll) {
+            matmulPacked(x, ws, outs);
+        } else if (gemvAll) {
             gemv.prepare(x, ws, outs);
             dispatchGemv(x.dim(1) * rows);
         } else {
             for (int j = 0; j < ws.length; j++) {
-                gemm(x, ws[j], outs[j]);
+                matmul(x, ws[j], outs[j]);
             }
+        }
+    }
+
+    /** One job over every (packed) matrix: units are claimed across matrix boundaries. */
+    private void matmulPacked(Tensor x, Tensor[] ws, Tensor[] outs) {
+        long work = 0;
+        for (Tensor w : ws) {
+            work += x.dim(0) * x.dim(1) * w.dim(0);
+        }
+        int workers = work < PARALLEL_THRESHOLD ? 1 : pool.size();
+        packed.prepare(x, ws, outs, workers);
+        if (workers == 1) {
+            packed.run(0, 1);
+        } else {
+            pool.run(packed, packed.shares());
         }
     }
 
@@ -200,5 +235,6 @@ public final class CpuBackend extends HostBackend {
     public void close() {
         pool.close();
         releaseAll();
+        weightArena.close();
     }
 }

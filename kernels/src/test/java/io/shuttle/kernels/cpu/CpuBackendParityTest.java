@@ -113,6 +113,110 @@ class CpuBackendParityTest {
     }
 
     @Test
+    void packedBf16MatmulMatchesTheOracle() {
+        Random rnd = new Random(21);
+        int g = PackedBf16.GROUP;
+        // One whole group, a group and one output (a masked last group), several groups; k of 1,
+        // odd (the last pair half empty), and past one k chunk (the second chunk accumulates).
+        int[][] mk = {{g, 37}, {g + 1, 100}, {3 * g + 5, 64}, {g, 1}, {2 * g - 3, 2}, {g + 7, 2 * 2 * MatmulPacked.KC_PAIRS + 3}};
+        for (int[] s : mk) {
+            int m = s[0], k = s[1];
+            for (int n : new int[] {1, 3, 4, 5, 8, 9, 17, 64}) {
+                if (k > 1000 && n > 9) {
+                    continue; // the scalar oracle is slow at this size; 1-9 rows cover every path
+                }
+                Tensor x = random(oracle, rnd, DType.F32, 1f, n, k);
+                Tensor w = random(oracle, rnd, DType.BF16, 1f, m, k);
+                Tensor expected = oracle.allocate(DType.F32, n, m);
+                oracle.matmul(x, w, expected);
+                for (CpuBackend cpu : cpus) {
+                    Tensor packed = cpu.prepareLinear(copyOf(cpu, w));
+                    org.junit.jupiter.api.Assertions.assertTrue(packed.isPacked(), "BF16 " + m + "x" + k + " is packed");
+                    Tensor out = random(cpu, rnd, DType.F32, 100f, n, m); // dirty: must be overwritten
+                    cpu.matmul(copyOf(cpu, x), packed, out);
+                    assertClose(expected, out, dotTolerance(k),
+                            "packed matmul n=" + n + " m=" + m + " k=" + k + " on " + cpu.name());
+                }
+            }
+        }
+    }
+
+    @Test
+    void packedMatmulManyMixesWithRowMajorWeights() {
+        Random rnd = new Random(22);
+        int g = PackedBf16.GROUP;
+        int k = 70;
+        int[] rows = {g + 3, 8, 2 * g, 5}; // 8 and 5 outputs stay row-major (less than a group)
+        for (int n : new int[] {1, 6}) {
+            Tensor x = random(oracle, rnd, DType.F32, 1f, n, k);
+            Tensor[] w = new Tensor[rows.length];
+            Tensor[] expected = new Tensor[rows.length];
+            for (int j = 0; j < rows.length; j++) {
+                w[j] = random(oracle, rnd, DType.BF16, 1f, rows[j], k);
+                expected[j] = oracle.allocate(DType.F32, n, rows[j]);
+                oracle.matmul(x, w[j], expected[j]);
+            }
+            for (CpuBackend cpu : cpus) {
+                Tensor[] cw = new Tensor[rows.length];
+                Tensor[] out = new Tensor[rows.length];
+                for (int j = 0; j < rows.length; j++) {
+                    cw[j] = cpu.prepareLinear(copyOf(cpu, w[j]));
+                    out[j] = random(cpu, rnd, DType.F32, 100f, n, rows[j]);
+                }
+                org.junit.jupiter.api.Assertions.assertFalse(cw[1].isPacked(), "8 outputs stay row-major");
+                cpu.matmulMany(copyOf(cpu, x), cw, out);
+                Tensor[] packedOnly = {cw[0], cw[2]};
+                Tensor[] packedOut = {cpu.allocate(DType.F32, n, rows[0]), cpu.allocate(DType.F32, n, rows[2])};
+                cpu.matmulMany(copyOf(cpu, x), packedOnly, packedOut);
+                for (int j = 0; j < rows.length; j++) {
+                    assertClose(expected[j], out[j], dotTolerance(k), "mixed matmulMany matrix " + j + " n=" + n
+                            + " on " + cpu.name());
+                }
+                assertSameBits(out[0], packedOut[0], "packed-only call, matrix 0, n=" + n);
+                assertSameBits(out[2], packedOut[1], "packed-only call, matrix 2, n=" + n);
+            }
+        }
+    }
+
+    /**
+     * A row's result must not depend on its batch: the pipeline checks that a disaggregated
+     * cluster, whose micro-batches split the batch differently, reproduces the monolithic engine.
+     */
+    @Test
+    void packedMatmulRowIsTheSameAloneAndInEveryBlockPosition() {
+        Random rnd = new Random(23);
+        int m = PackedBf16.GROUP * 2 + 9;
+        int k = 301;
+        Tensor x = random(oracle, rnd, DType.F32, 1f, 11, k);
+        Tensor w = random(oracle, rnd, DType.BF16, 1f, m, k);
+        for (CpuBackend cpu : cpus) {
+            Tensor packed = cpu.prepareLinear(copyOf(cpu, w));
+            Tensor xs = copyOf(cpu, x);
+            Tensor all = cpu.allocate(DType.F32, 11, m);
+            cpu.matmul(xs, packed, all);
+            for (int r = 0; r < 11; r++) {
+                Tensor one = cpu.allocate(DType.F32, 1, m);
+                cpu.matmul(xs.rows(r, r + 1), packed, one);
+                assertSameBits(all.rows(r, r + 1), one, "row " + r + " alone vs in a batch of 11 on " + cpu.name());
+            }
+        }
+    }
+
+    @Test
+    void packedWeightIsRefusedOutsideMatmul() {
+        CpuBackend cpu = cpus[0];
+        Tensor packed = cpu.prepareLinear(random(cpu, new Random(24), DType.BF16, 1f, PackedBf16.GROUP, 16));
+        Tensor x = cpu.allocate(DType.F32, 2, 16);
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> cpu.rmsNorm(x, packed, 1e-5f, x));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("packed for matmul"), e.getMessage());
+        IllegalStateException rows = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> packed.rows(0, 1));
+        org.junit.jupiter.api.Assertions.assertTrue(rows.getMessage().contains("only matmul reads it"), rows.getMessage());
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> packed.getFloat(0));
+    }
+
+    @Test
     void matmulOverwritesPreviousOutput() {
         Random rnd = new Random(2);
         Tensor x = random(oracle, rnd, DType.F32, 1f, 5, 1100);
