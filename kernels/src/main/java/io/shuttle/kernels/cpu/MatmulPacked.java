@@ -23,10 +23,10 @@ import static io.shuttle.kernels.cpu.Simd.LE;
  * accumulators. Per k pair it loads 4 weight vectors, widens each into the k and k+1 halves (one
  * shift, one and), broadcasts 8 x values and issues 32 FMAs; nothing is reduced across lanes, so
  * a row of x costs the same whether it comes alone or with hundreds. Rows left over after the
- * blocks of 4 run one at a time with the same arithmetic (an output's sum is built in the same
+ * blocks of 4 run two or one at a time with the same arithmetic (an output's sum is built in the same
  * order in both), so a row's result does not depend on which batch or micro-batch it came in.
  * k is cut into chunks of {@link #KC_PAIRS} pairs (a group's chunk stays in L2 while every block
- * of x passes over it); later chunks continue the sums from {@code out}, the same float values.
+ * of x passes over it); each chunk's sums are added to what the earlier chunks left in {@code out}.
  *
  * <p>Work units are (matrix, group, x-row chunk); x rows are chunked only when there are too few
  * groups to keep every thread busy. Shares are runs of units claimed dynamically by the pool.
@@ -101,155 +101,201 @@ final class MatmulPacked implements WorkerPool.Job {
 
     /** Rows {@code r0..r1} of x against one group of one matrix, k chunk by k chunk. */
     private void unit(MemorySegment w, PackedBf16 p, MemorySegment out, int group, int r0, int r1) {
+        float[] tile = TILE.get();
         int valid = Math.min(GROUP, p.m - group * GROUP);
-        VectorMask<Float> m0 = F.indexInRange(0, valid);
-        VectorMask<Float> m1 = F.indexInRange(L, valid);
-        VectorMask<Float> m2 = F.indexInRange(2 * L, valid);
-        VectorMask<Float> m3 = F.indexInRange(3 * L, valid);
         long groupBase = group * p.groupBytes();
-        for (int q0 = 0; q0 < p.pairs; q0 += KC_PAIRS) {
-            int q1 = Math.min(p.pairs, q0 + KC_PAIRS);
+        int c0 = group * GROUP;
+        int fullPairs = k / 2;
+        for (int q0 = 0; q0 < fullPairs; q0 += KC_PAIRS) {
+            int q1 = Math.min(fullPairs, q0 + KC_PAIRS);
             boolean accumulate = q0 > 0;
             int r = r0;
             for (; r + MR <= r1; r += MR) {
-                block4(w, groupBase, q0, q1, p.m, r, group * GROUP, out, accumulate, m0, m1, m2, m3);
+                block4(w, groupBase, q0, q1, r, tile);
+                merge(tile, MR, out, p.m, r, c0, valid, accumulate);
             }
-            for (; r < r1; r++) {
-                block1(w, groupBase, q0, q1, p.m, r, group * GROUP, out, accumulate, m0, m1, m2, m3);
+            if (r + 2 <= r1) {
+                block2(w, groupBase, q0, q1, r, tile);
+                merge(tile, 2, out, p.m, r, c0, valid, accumulate);
+                r += 2;
+            }
+            if (r < r1) {
+                block1(w, groupBase, q0, q1, r, tile);
+                merge(tile, 1, out, p.m, r, c0, valid, accumulate);
+            }
+        }
+        if (k % 2 == 1) {
+            VectorMask<Float> m0 = F.indexInRange(0, valid);
+            VectorMask<Float> m1 = F.indexInRange(L, valid);
+            VectorMask<Float> m2 = F.indexInRange(2 * L, valid);
+            VectorMask<Float> m3 = F.indexInRange(3 * L, valid);
+            VectorMask<Float> none = F.maskAll(false);
+            boolean first = fullPairs == 0; // k = 1: nothing to continue from
+            for (int r = r0; r < r1; r++) {
+                lastColumn(w, groupBase + (long) fullPairs * GROUP * 4, p.m, r, c0, out,
+                        first ? none : m0, first ? none : m1, first ? none : m2, first ? none : m3, m0, m1, m2, m3);
             }
         }
     }
 
+    /** Per-thread result tile of one block: 4 rows × one group. */
+    private static final ThreadLocal<float[]> TILE = ThreadLocal.withInitial(() -> new float[MR * GROUP]);
+
     /**
-     * out[r..r+4, c0..c0+GROUP] (+)= x[r..r+4, 2q0..2q1] · group. When k is odd, the last pair's
-     * second half is zero padding and its x column does not exist, so that pair uses only k = 2q.
+     * tile[0..4][0..GROUP] = x[r..r+4, 2q0..2q1] · group. One loop, no masks, no branches: C1
+     * gives up on a bigger method ("out of virtual registers"), and until C2 has compiled it the
+     * interpreter would run every vector operation as an object.
      */
-    private void block4(MemorySegment w, long groupBase, int q0, int q1, int m, int r, int c0, MemorySegment out,
-                        boolean accumulate, VectorMask<Float> m0, VectorMask<Float> m1, VectorMask<Float> m2,
-                        VectorMask<Float> m3) {
+    private void block4(MemorySegment w, long groupBase, int q0, int q1, int r, float[] tile) {
         MemorySegment x = this.x;
-        long rowStride = 4L * m;
-        long o0 = 4L * ((long) r * m + c0);
-        long o1 = o0 + rowStride;
-        long o2 = o1 + rowStride;
-        long o3 = o2 + rowStride;
-        FloatVector a00, a01, a02, a03, a10, a11, a12, a13, a20, a21, a22, a23, a30, a31, a32, a33;
-        if (accumulate) {
-            a00 = load(out, o0, m0); a01 = load(out, o0 + 4 * L, m1); a02 = load(out, o0 + 8 * L, m2); a03 = load(out, o0 + 12 * L, m3);
-            a10 = load(out, o1, m0); a11 = load(out, o1 + 4 * L, m1); a12 = load(out, o1 + 8 * L, m2); a13 = load(out, o1 + 12 * L, m3);
-            a20 = load(out, o2, m0); a21 = load(out, o2 + 4 * L, m1); a22 = load(out, o2 + 8 * L, m2); a23 = load(out, o2 + 12 * L, m3);
-            a30 = load(out, o3, m0); a31 = load(out, o3 + 4 * L, m1); a32 = load(out, o3 + 8 * L, m2); a33 = load(out, o3 + 12 * L, m3);
-        } else {
-            a00 = FloatVector.zero(F);
-            a01 = a00; a02 = a00; a03 = a00; a10 = a00; a11 = a00; a12 = a00; a13 = a00;
-            a20 = a00; a21 = a00; a22 = a00; a23 = a00; a30 = a00; a31 = a00; a32 = a00; a33 = a00;
-        }
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        FloatVector a30 = a00, a31 = a00, a32 = a00, a33 = a00;
         long xStride = 4L * k;
         long x0 = r * xStride;
         long x1 = x0 + xStride;
         long x2 = x1 + xStride;
         long x3 = x2 + xStride;
-        int full = Math.min(q1, k / 2);
-        for (int q = q0; q < full; q++) {
+        for (int q = q0; q < q1; q++) {
             long wo = groupBase + (long) q * GROUP * 4;
             IntVector i0 = IntVector.fromMemorySegment(I, w, wo, LE);
             IntVector i1 = IntVector.fromMemorySegment(I, w, wo + 4 * L, LE);
             IntVector i2 = IntVector.fromMemorySegment(I, w, wo + 8 * L, LE);
             IntVector i3 = IntVector.fromMemorySegment(I, w, wo + 12 * L, LE);
-            FloatVector l0 = i0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-            FloatVector l1 = i1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-            FloatVector l2 = i2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-            FloatVector l3 = i3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-            FloatVector h0 = i0.and(0xFFFF0000).reinterpretAsFloats();
-            FloatVector h1 = i1.and(0xFFFF0000).reinterpretAsFloats();
-            FloatVector h2 = i2.and(0xFFFF0000).reinterpretAsFloats();
-            FloatVector h3 = i3.and(0xFFFF0000).reinterpretAsFloats();
+            FloatVector e0 = i0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector e1 = i1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector e2 = i2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector e3 = i3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector d0 = i0.and(0xFFFF0000).reinterpretAsFloats();
+            FloatVector d1 = i1.and(0xFFFF0000).reinterpretAsFloats();
+            FloatVector d2 = i2.and(0xFFFF0000).reinterpretAsFloats();
+            FloatVector d3 = i3.and(0xFFFF0000).reinterpretAsFloats();
             long kk = 8L * q;
-            FloatVector e = FloatVector.broadcast(F, x.get(F32, x0 + kk));
-            FloatVector d = FloatVector.broadcast(F, x.get(F32, x0 + kk + 4));
-            a00 = h0.fma(d, l0.fma(e, a00)); a01 = h1.fma(d, l1.fma(e, a01));
-            a02 = h2.fma(d, l2.fma(e, a02)); a03 = h3.fma(d, l3.fma(e, a03));
-            e = FloatVector.broadcast(F, x.get(F32, x1 + kk));
-            d = FloatVector.broadcast(F, x.get(F32, x1 + kk + 4));
-            a10 = h0.fma(d, l0.fma(e, a10)); a11 = h1.fma(d, l1.fma(e, a11));
-            a12 = h2.fma(d, l2.fma(e, a12)); a13 = h3.fma(d, l3.fma(e, a13));
-            e = FloatVector.broadcast(F, x.get(F32, x2 + kk));
-            d = FloatVector.broadcast(F, x.get(F32, x2 + kk + 4));
-            a20 = h0.fma(d, l0.fma(e, a20)); a21 = h1.fma(d, l1.fma(e, a21));
-            a22 = h2.fma(d, l2.fma(e, a22)); a23 = h3.fma(d, l3.fma(e, a23));
-            e = FloatVector.broadcast(F, x.get(F32, x3 + kk));
-            d = FloatVector.broadcast(F, x.get(F32, x3 + kk + 4));
-            a30 = h0.fma(d, l0.fma(e, a30)); a31 = h1.fma(d, l1.fma(e, a31));
-            a32 = h2.fma(d, l2.fma(e, a32)); a33 = h3.fma(d, l3.fma(e, a33));
+            FloatVector xe = FloatVector.broadcast(F, x.get(F32, x0 + kk));
+            FloatVector xd = FloatVector.broadcast(F, x.get(F32, x0 + kk + 4));
+            a00 = d0.fma(xd, e0.fma(xe, a00)); a01 = d1.fma(xd, e1.fma(xe, a01));
+            a02 = d2.fma(xd, e2.fma(xe, a02)); a03 = d3.fma(xd, e3.fma(xe, a03));
+            xe = FloatVector.broadcast(F, x.get(F32, x1 + kk));
+            xd = FloatVector.broadcast(F, x.get(F32, x1 + kk + 4));
+            a10 = d0.fma(xd, e0.fma(xe, a10)); a11 = d1.fma(xd, e1.fma(xe, a11));
+            a12 = d2.fma(xd, e2.fma(xe, a12)); a13 = d3.fma(xd, e3.fma(xe, a13));
+            xe = FloatVector.broadcast(F, x.get(F32, x2 + kk));
+            xd = FloatVector.broadcast(F, x.get(F32, x2 + kk + 4));
+            a20 = d0.fma(xd, e0.fma(xe, a20)); a21 = d1.fma(xd, e1.fma(xe, a21));
+            a22 = d2.fma(xd, e2.fma(xe, a22)); a23 = d3.fma(xd, e3.fma(xe, a23));
+            xe = FloatVector.broadcast(F, x.get(F32, x3 + kk));
+            xd = FloatVector.broadcast(F, x.get(F32, x3 + kk + 4));
+            a30 = d0.fma(xd, e0.fma(xe, a30)); a31 = d1.fma(xd, e1.fma(xe, a31));
+            a32 = d2.fma(xd, e2.fma(xe, a32)); a33 = d3.fma(xd, e3.fma(xe, a33));
         }
-        if (full < q1) { // odd k: the last column alone
-            long wo = groupBase + (long) full * GROUP * 4;
-            FloatVector l0 = IntVector.fromMemorySegment(I, w, wo, LE).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-            FloatVector l1 = IntVector.fromMemorySegment(I, w, wo + 4 * L, LE).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-            FloatVector l2 = IntVector.fromMemorySegment(I, w, wo + 8 * L, LE).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-            FloatVector l3 = IntVector.fromMemorySegment(I, w, wo + 12 * L, LE).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
-            long kk = 8L * full;
-            FloatVector e = FloatVector.broadcast(F, x.get(F32, x0 + kk));
-            a00 = l0.fma(e, a00); a01 = l1.fma(e, a01); a02 = l2.fma(e, a02); a03 = l3.fma(e, a03);
-            e = FloatVector.broadcast(F, x.get(F32, x1 + kk));
-            a10 = l0.fma(e, a10); a11 = l1.fma(e, a11); a12 = l2.fma(e, a12); a13 = l3.fma(e, a13);
-            e = FloatVector.broadcast(F, x.get(F32, x2 + kk));
-            a20 = l0.fma(e, a20); a21 = l1.fma(e, a21); a22 = l2.fma(e, a22); a23 = l3.fma(e, a23);
-            e = FloatVector.broadcast(F, x.get(F32, x3 + kk));
-            a30 = l0.fma(e, a30); a31 = l1.fma(e, a31); a32 = l2.fma(e, a32); a33 = l3.fma(e, a33);
-        }
-        // Stores here, where the accumulators live: a vector passed to a call C2 does not inline is boxed.
-        a00.intoMemorySegment(out, o0, LE, m0); a01.intoMemorySegment(out, o0 + 4 * L, LE, m1);
-        a02.intoMemorySegment(out, o0 + 8 * L, LE, m2); a03.intoMemorySegment(out, o0 + 12 * L, LE, m3);
-        a10.intoMemorySegment(out, o1, LE, m0); a11.intoMemorySegment(out, o1 + 4 * L, LE, m1);
-        a12.intoMemorySegment(out, o1 + 8 * L, LE, m2); a13.intoMemorySegment(out, o1 + 12 * L, LE, m3);
-        a20.intoMemorySegment(out, o2, LE, m0); a21.intoMemorySegment(out, o2 + 4 * L, LE, m1);
-        a22.intoMemorySegment(out, o2 + 8 * L, LE, m2); a23.intoMemorySegment(out, o2 + 12 * L, LE, m3);
-        a30.intoMemorySegment(out, o3, LE, m0); a31.intoMemorySegment(out, o3 + 4 * L, LE, m1);
-        a32.intoMemorySegment(out, o3 + 8 * L, LE, m2); a33.intoMemorySegment(out, o3 + 12 * L, LE, m3);
+        // Stored here, where the accumulators live: a vector passed to a call C2 does not inline is boxed.
+        a00.intoArray(tile, 0); a01.intoArray(tile, L); a02.intoArray(tile, 2 * L); a03.intoArray(tile, 3 * L);
+        a10.intoArray(tile, GROUP); a11.intoArray(tile, GROUP + L); a12.intoArray(tile, GROUP + 2 * L); a13.intoArray(tile, GROUP + 3 * L);
+        a20.intoArray(tile, 2 * GROUP); a21.intoArray(tile, 2 * GROUP + L); a22.intoArray(tile, 2 * GROUP + 2 * L); a23.intoArray(tile, 2 * GROUP + 3 * L);
+        a30.intoArray(tile, 3 * GROUP); a31.intoArray(tile, 3 * GROUP + L); a32.intoArray(tile, 3 * GROUP + 2 * L); a33.intoArray(tile, 3 * GROUP + 3 * L);
     }
 
-    /** {@link #block4} for one row of x: the same operations in the same order, per output. */
-    private void block1(MemorySegment w, long groupBase, int q0, int q1, int m, int r, int c0, MemorySegment out,
-                        boolean accumulate, VectorMask<Float> m0, VectorMask<Float> m1, VectorMask<Float> m2,
-                        VectorMask<Float> m3) {
+    /**
+     * {@link #block4} for two rows of x (tile rows 0 and 1): the experts' row counts are rarely
+     * multiples of 4, and a leftover row alone re-reads the whole group for 8 FMAs per k pair.
+     */
+    private void block2(MemorySegment w, long groupBase, int q0, int q1, int r, float[] tile) {
         MemorySegment x = this.x;
-        long o0 = 4L * ((long) r * m + c0);
-        FloatVector a0, a1, a2, a3;
-        if (accumulate) {
-            a0 = load(out, o0, m0); a1 = load(out, o0 + 4 * L, m1); a2 = load(out, o0 + 8 * L, m2); a3 = load(out, o0 + 12 * L, m3);
-        } else {
-            a0 = FloatVector.zero(F);
-            a1 = a0; a2 = a0; a3 = a0;
-        }
+        FloatVector a00 = FloatVector.zero(F), a01 = a00, a02 = a00, a03 = a00;
+        FloatVector a10 = a00, a11 = a00, a12 = a00, a13 = a00;
         long x0 = r * 4L * k;
-        int full = Math.min(q1, k / 2);
-        for (int q = q0; q < full; q++) {
+        long x1 = x0 + 4L * k;
+        for (int q = q0; q < q1; q++) {
+            long wo = groupBase + (long) q * GROUP * 4;
+            IntVector i0 = IntVector.fromMemorySegment(I, w, wo, LE);
+            IntVector i1 = IntVector.fromMemorySegment(I, w, wo + 4 * L, LE);
+            IntVector i2 = IntVector.fromMemorySegment(I, w, wo + 8 * L, LE);
+            IntVector i3 = IntVector.fromMemorySegment(I, w, wo + 12 * L, LE);
+            FloatVector e0 = i0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector e1 = i1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector e2 = i2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector e3 = i3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector d0 = i0.and(0xFFFF0000).reinterpretAsFloats();
+            FloatVector d1 = i1.and(0xFFFF0000).reinterpretAsFloats();
+            FloatVector d2 = i2.and(0xFFFF0000).reinterpretAsFloats();
+            FloatVector d3 = i3.and(0xFFFF0000).reinterpretAsFloats();
+            long kk = 8L * q;
+            FloatVector xe = FloatVector.broadcast(F, x.get(F32, x0 + kk));
+            FloatVector xd = FloatVector.broadcast(F, x.get(F32, x0 + kk + 4));
+            a00 = d0.fma(xd, e0.fma(xe, a00)); a01 = d1.fma(xd, e1.fma(xe, a01));
+            a02 = d2.fma(xd, e2.fma(xe, a02)); a03 = d3.fma(xd, e3.fma(xe, a03));
+            xe = FloatVector.broadcast(F, x.get(F32, x1 + kk));
+            xd = FloatVector.broadcast(F, x.get(F32, x1 + kk + 4));
+            a10 = d0.fma(xd, e0.fma(xe, a10)); a11 = d1.fma(xd, e1.fma(xe, a11));
+            a12 = d2.fma(xd, e2.fma(xe, a12)); a13 = d3.fma(xd, e3.fma(xe, a13));
+        }
+        a00.intoArray(tile, 0); a01.intoArray(tile, L); a02.intoArray(tile, 2 * L); a03.intoArray(tile, 3 * L);
+        a10.intoArray(tile, GROUP); a11.intoArray(tile, GROUP + L); a12.intoArray(tile, GROUP + 2 * L); a13.intoArray(tile, GROUP + 3 * L);
+    }
+
+    /** {@link #block4} for one row of x (tile row 0): the same operations in the same order, per output. */
+    private void block1(MemorySegment w, long groupBase, int q0, int q1, int r, float[] tile) {
+        MemorySegment x = this.x;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        long x0 = r * 4L * k;
+        for (int q = q0; q < q1; q++) {
             long wo = groupBase + (long) q * GROUP * 4;
             IntVector i0 = IntVector.fromMemorySegment(I, w, wo, LE);
             IntVector i1 = IntVector.fromMemorySegment(I, w, wo + 4 * L, LE);
             IntVector i2 = IntVector.fromMemorySegment(I, w, wo + 8 * L, LE);
             IntVector i3 = IntVector.fromMemorySegment(I, w, wo + 12 * L, LE);
             long kk = 8L * q;
-            FloatVector e = FloatVector.broadcast(F, x.get(F32, x0 + kk));
-            FloatVector d = FloatVector.broadcast(F, x.get(F32, x0 + kk + 4));
-            a0 = i0.and(0xFFFF0000).reinterpretAsFloats().fma(d, i0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(e, a0));
-            a1 = i1.and(0xFFFF0000).reinterpretAsFloats().fma(d, i1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(e, a1));
-            a2 = i2.and(0xFFFF0000).reinterpretAsFloats().fma(d, i2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(e, a2));
-            a3 = i3.and(0xFFFF0000).reinterpretAsFloats().fma(d, i3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(e, a3));
+            FloatVector xe = FloatVector.broadcast(F, x.get(F32, x0 + kk));
+            FloatVector xd = FloatVector.broadcast(F, x.get(F32, x0 + kk + 4));
+            a0 = i0.and(0xFFFF0000).reinterpretAsFloats().fma(xd, i0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a0));
+            a1 = i1.and(0xFFFF0000).reinterpretAsFloats().fma(xd, i1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a1));
+            a2 = i2.and(0xFFFF0000).reinterpretAsFloats().fma(xd, i2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a2));
+            a3 = i3.and(0xFFFF0000).reinterpretAsFloats().fma(xd, i3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a3));
         }
-        if (full < q1) {
-            long wo = groupBase + (long) full * GROUP * 4;
-            FloatVector e = FloatVector.broadcast(F, x.get(F32, x0 + 8L * full));
-            a0 = IntVector.fromMemorySegment(I, w, wo, LE).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(e, a0);
-            a1 = IntVector.fromMemorySegment(I, w, wo + 4 * L, LE).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(e, a1);
-            a2 = IntVector.fromMemorySegment(I, w, wo + 8 * L, LE).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(e, a2);
-            a3 = IntVector.fromMemorySegment(I, w, wo + 12 * L, LE).lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(e, a3);
+        a0.intoArray(tile, 0);
+        a1.intoArray(tile, L);
+        a2.intoArray(tile, 2 * L);
+        a3.intoArray(tile, 3 * L);
+    }
+
+    /**
+     * Writes the tile's first {@code rows} rows to out[r.., c0..c0+valid], or adds them to what
+     * an earlier k chunk left there (blocked GEMMs sum k chunks the same way).
+     */
+    private static void merge(float[] tile, int rows, MemorySegment out, int m, int r, int c0, int valid,
+                              boolean accumulate) {
+        for (int i = 0; i < rows; i++) {
+            long o = 4L * ((long) (r + i) * m + c0);
+            for (int c = 0; c < valid; c += L) {
+                VectorMask<Float> mask = F.indexInRange(c, valid);
+                FloatVector v = FloatVector.fromArray(F, tile, i * GROUP + c);
+                if (accumulate) {
+                    v = v.add(FloatVector.fromMemorySegment(F, out, o + 4L * c, LE, mask));
+                }
+                v.intoMemorySegment(out, o + 4L * c, LE, mask);
+            }
         }
-        a0.intoMemorySegment(out, o0, LE, m0);
-        a1.intoMemorySegment(out, o0 + 4 * L, LE, m1);
-        a2.intoMemorySegment(out, o0 + 8 * L, LE, m2);
-        a3.intoMemorySegment(out, o0 + 12 * L, LE, m3);
+    }
+
+    /**
+     * The last column of an odd k for row r: its pair's second half is zero padding and has no x
+     * column, so only k − 1 contributes; the sum continues from {@code out} (the same float a
+     * register would hold), so this equals doing it inside the block.
+     */
+    private void lastColumn(MemorySegment w, long wo, int m, int r, int c0, MemorySegment out,
+                            VectorMask<Float> l0, VectorMask<Float> l1, VectorMask<Float> l2, VectorMask<Float> l3,
+                            VectorMask<Float> m0, VectorMask<Float> m1, VectorMask<Float> m2, VectorMask<Float> m3) {
+        long o0 = 4L * ((long) r * m + c0);
+        FloatVector xe = FloatVector.broadcast(F, x.get(F32, 4L * ((long) r * k + k - 1)));
+        IntVector i0 = IntVector.fromMemorySegment(I, w, wo, LE);
+        IntVector i1 = IntVector.fromMemorySegment(I, w, wo + 4 * L, LE);
+        IntVector i2 = IntVector.fromMemorySegment(I, w, wo + 8 * L, LE);
+        IntVector i3 = IntVector.fromMemorySegment(I, w, wo + 12 * L, LE);
+        i0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, load(out, o0, l0)).intoMemorySegment(out, o0, LE, m0);
+        i1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, load(out, o0 + 4 * L, l1)).intoMemorySegment(out, o0 + 4 * L, LE, m1);
+        i2.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, load(out, o0 + 8 * L, l2)).intoMemorySegment(out, o0 + 8 * L, LE, m2);
+        i3.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, load(out, o0 + 12 * L, l3)).intoMemorySegment(out, o0 + 12 * L, LE, m3);
     }
 
     private static FloatVector load(MemorySegment s, long offset, VectorMask<Float> mask) {
