@@ -105,7 +105,8 @@ final class BenchPipelineCommand implements Callable<Integer> {
         if (!json) {
             out.printf("model %s, %d attention + %d expert processes (%s), batch %d, %d decode steps, %d run(s)%n",
                     dir, attention, experts, noPin ? "not pinned" : "one core each", batch, steps, repeat);
-            out.println("run  m  tokens/s  T_a(us)  T_e(us)  T_c(us)  lm_head/step(us)  idle attention  idle experts  vs m=" + microBatches[0]);
+            out.println("run  m  tokens/s  T_a(us)  T_e(us)  T_c(us)  lm_head/step(us)  idle attention  idle experts  vs m=" + microBatches[0]
+                    + "  warm-up(s)");
         }
         // Runs interleave the micro-batch counts, so a slow minute on a shared machine falls on
         // all of them; each run's ratios are its own.
@@ -126,10 +127,10 @@ final class BenchPipelineCommand implements Callable<Integer> {
                 row.put("ratio_to_first", round3(tokensPerS / baseline));
                 byM.get(i).add(row);
                 if (!json) {
-                    out.printf("%3d %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f  %6.2fx%n", run,
+                    out.printf("%3d %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f  %6.2fx  %10.1f%n", run,
                             microBatches[i], tokensPerS, row.get("t_a_us"), row.get("t_e_us"), row.get("t_c_us"),
                             row.get("lm_head_us_per_step"), row.get("idle_attention"), row.get("idle_experts"),
-                            row.get("ratio_to_first"));
+                            row.get("ratio_to_first"), row.get("warmup_s"));
                     out.flush();
                 } else if (repeat == 1) {
                     out.println(JSON.writeValueAsString(row));
@@ -199,12 +200,14 @@ final class BenchPipelineCommand implements Callable<Integer> {
                 0, Math.max(64, batch), 1024,
                 Math.max(LocalCluster.Spec.DEFAULT_MAX_BATCH_TOKENS, batch * promptTokens));
         try (LocalCluster cluster = LocalCluster.start(clusterSpec, Duration.ofSeconds(120))) {
-            warmUp(cluster, body);
+            double warmup = warmUp(cluster, body);
             // The figures are differences of two requests; a hiccup in either (a deoptimisation, a
             // neighbour on the host) can invert one. Such a window is measured again, up to 3 times.
             for (int attempt = 1; ; attempt++) {
                 try {
-                    return measureOnce(cluster, m, body, warmBody, tcFromFirst);
+                    Map<String, Object> row = measureOnce(cluster, m, body, warmBody, tcFromFirst);
+                    row.put("warmup_s", round1(warmup));
+                    return row;
                 } catch (NoisyWindowException e) {
                     if (attempt == 3) {
                         throw new IllegalStateException(e.getMessage() + " (3 attempts)");
@@ -272,25 +275,42 @@ final class BenchPipelineCommand implements Callable<Integer> {
 
     /**
      * Runs the measured request until it is in steady state: its last three wall times within 5 %
-     * of each other (at least three runs), or --warmup-seconds. On a pinned core the JIT shares
-     * the core with the compute thread, and a fixed warm-up left different m in differently
-     * compiled code: with two warm-up requests m = 1 ran at 1,260-1,411 tok/s, with eight at 1,553,
-     * and an expert pod's T_e at m = 2 (batch 256) fell from 5.1 ms after 20 s to 3.0 ms after 60 s.
+     * of each other (at least three runs) and neither pod's JIT busy during the last one (its
+     * compile time grew by at most 1 % of the request's wall time), or --warmup-seconds. On a
+     * pinned core the JIT shares the core with the compute thread, and a fixed warm-up left
+     * different m in differently compiled code: with two warm-up requests m = 1 ran at
+     * 1,260-1,411 tok/s, with eight at 1,553, and an expert pod's T_e at m = 2 (batch 256) fell
+     * from 5.1 ms after 20 s to 3.0 ms after 60 s. Request times alone could also agree while C2
+     * was still compiling: the same cluster then ran m = 2 at 1,685 or 3,442 tok/s. Returns the
+     * warm-up's seconds.
      */
-    private void warmUp(LocalCluster cluster, String body) throws Exception {
-        long deadline = System.nanoTime() + Duration.ofSeconds(warmupSeconds).toNanos();
+    private double warmUp(LocalCluster cluster, String body) throws Exception {
+        long start = System.nanoTime();
+        long deadline = start + Duration.ofSeconds(warmupSeconds).toNanos();
         double[] last = new double[3];
+        long jit = jitMillis(cluster);
         for (int n = 0; ; n++) {
             long t0 = System.nanoTime();
             post(cluster, body);
             last[n % 3] = System.nanoTime() - t0;
+            long jitNow = jitMillis(cluster);
+            boolean jitQuiet = (jitNow - jit) * 1e6 <= 0.01 * last[n % 3];
+            jit = jitNow;
             double min = Math.min(last[0], Math.min(last[1], last[2]));
             double max = Math.max(last[0], Math.max(last[1], last[2]));
-            if ((n >= 2 && max <= 1.05 * min) || System.nanoTime() > deadline) {
-                return;
+            if ((n >= 2 && max <= 1.05 * min && jitQuiet) || System.nanoTime() > deadline) {
+                return (System.nanoTime() - start) / 1e9;
             }
         }
     }
+
+    /** The JIT compile time of the first attention and expert pods together (ms; 0 when they do not report it). */
+    private static long jitMillis(LocalCluster cluster) throws Exception {
+        long a = stats(cluster.attentionPods().get(0).url()).path("jit_compile_ms").asLong(0);
+        long e = stats(cluster.expertPods().get(0).url()).path("jit_compile_ms").asLong(0);
+        return Math.max(0, a) + Math.max(0, e);
+    }
+
     /** Layers of the benchmarked model: a decode step is layers × m attention rounds. */
     private int numLayers;
 

@@ -82,7 +82,19 @@ public final class PipelineStats implements StepTrace {
         m.put("dispatch_ns", dispatchNanos.sum());
         m.put("logits_ns", logitsNanos.sum());
         m.put("empty_rounds", emptyRounds.sum());
+        m.put("jit_compile_ms", jitCompileMillis());
         m.put("time_ns", System.nanoTime());
         return m;
+    }
+
+    /**
+     * Milliseconds this JVM's JIT compilers have spent so far (-1 if the JVM does not say): a
+     * benchmark is in steady state only once this stops growing, because on a pinned core the
+     * compiler threads share the core with the compute thread, and code still waiting for C2
+     * runs several times slower.
+     */
+    public static long jitCompileMillis() {
+        java.lang.management.CompilationMXBean jit = java.lang.management.ManagementFactory.getCompilationMXBean();
+        return jit != null && jit.isCompilationTimeMonitoringSupported() ? jit.getTotalCompilationTime() : -1;
     }
 }

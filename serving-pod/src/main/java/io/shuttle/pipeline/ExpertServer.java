@@ -430,6 +430,7 @@ public final class ExpertServer implements AutoCloseable {
         m.put("drops", drops.sum());
         m.put("catch_up_rounds", catchUps.sum());
         m.put("refused_messages", refusedMessages.sum());
+        m.put("jit_compile_ms", io.shuttle.engine.PipelineStats.jitCompileMillis());
         m.put("time_ns", System.nanoTime());
         return m;
     }
