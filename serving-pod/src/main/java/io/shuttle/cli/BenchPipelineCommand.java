@@ -71,7 +71,7 @@ final class BenchPipelineCommand implements Callable<Integer> {
     boolean noPin;
 
     @Option(names = "--warmup-seconds", defaultValue = "120",
-            description = "Longest warm-up per cluster: the measured request runs until its last three times agree within 5 %% (default: ${DEFAULT-VALUE}).")
+            description = "Longest warm-up per cluster: the measured request runs until its last three times agree within 5 %% and neither pod's JIT compiled during the last one (default: ${DEFAULT-VALUE}).")
     int warmupSeconds;
 
     @Option(names = "--json", description = "One JSON object per micro-batch count.")

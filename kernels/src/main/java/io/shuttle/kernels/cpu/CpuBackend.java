@@ -130,6 +130,9 @@ public final class CpuBackend extends HostBackend {
 
     /** One job over every (packed) matrix: units are claimed across matrix boundaries. */
     private void matmulPacked(Tensor x, Tensor[] ws, Tensor[] outs) {
+        if (x.dim(0) == 0) {
+            return; // no rows: nothing to write (and no row blocks to split the work into)
+        }
         long work = 0;
         for (Tensor w : ws) {
             work += x.dim(0) * x.dim(1) * w.dim(0);

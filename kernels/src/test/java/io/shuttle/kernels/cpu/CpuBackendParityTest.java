@@ -217,6 +217,16 @@ class CpuBackendParityTest {
     }
 
     @Test
+    void packedMatmulOfNoRowsWritesNothing() {
+        for (CpuBackend cpu : cpus) {
+            Tensor packed = cpu.prepareLinear(random(cpu, new Random(25), DType.BF16, 1f, PackedBf16.GROUP, 16));
+            cpu.matmul(cpu.allocate(DType.F32, 0, 16), packed, cpu.allocate(DType.F32, 0, PackedBf16.GROUP));
+            cpu.matmulMany(cpu.allocate(DType.F32, 0, 16), new Tensor[] {packed},
+                    new Tensor[] {cpu.allocate(DType.F32, 0, PackedBf16.GROUP)});
+        }
+    }
+
+    @Test
     void matmulOverwritesPreviousOutput() {
         Random rnd = new Random(2);
         Tensor x = random(oracle, rnd, DType.F32, 1f, 5, 1100);
