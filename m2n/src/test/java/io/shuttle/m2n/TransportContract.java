@@ -261,6 +261,56 @@ abstract class TransportContract {
         }
     }
 
+    /**
+     * More small messages at once than the ucx transport keeps receives posted for (the rest wait
+     * in UCX and are probed for), and headers that do not fit a posted receive: one of 147 KiB
+     * (tagged for the probe), one of 96 KiB whose 60 KiB payload then goes separately.
+     */
+    @Test
+    void burstsAndLargeHeadersArriveWhole() throws Exception {
+        M2nNode a = node(config(1));
+        M2nNode b = node(config(2));
+        int burst = 40;
+        List<RegisteredBuffer> small = new ArrayList<>();
+        List<CompletableFuture<ReceivedRound>> rounds = new ArrayList<>();
+        for (int mb = 0; mb < burst; mb++) {
+            small.add(filled(a, 4096 + mb, 300 + mb));
+            rounds.add(b.collectDispatch(7, 0, mb, Set.of(1), WAIT));
+        }
+        List<CompletableFuture<Void>> sends = new ArrayList<>();
+        for (int mb = 0; mb < burst; mb++) {
+            sends.add(a.dispatch(7, 0, mb, List.of(Outgoing.rows(b.address(), small.get(mb).segment(), 1,
+                    PayloadType.U8))));
+        }
+        int[][] shapes = {{2048, 9, 4096}, {1536, 8, 60 * 1024}}; // rows, topK, payload bytes
+        for (int k = 0; k < shapes.length; k++) {
+            int rows = shapes[k][0];
+            int topK = shapes[k][1];
+            int[] experts = new int[rows * topK];
+            float[] weights = new float[rows * topK];
+            for (int i = 0; i < experts.length; i++) {
+                experts[i] = (i * 31 + k) % 256;
+                weights[i] = i / 7f;
+            }
+            RegisteredBuffer data = filled(a, shapes[k][2], 900 + k);
+            var received = b.collectDispatch(8, 0, k, Set.of(1), WAIT);
+            a.dispatch(8, 0, k, List.of(Outgoing.routed(b.address(), data.segment(), rows, topK, experts, weights,
+                    PayloadType.U8))).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            try (ReceivedRound round = received.get(WAIT.toSeconds(), TimeUnit.SECONDS)) {
+                MessageHeader h = round.from(1).header();
+                assertArrayEquals(experts, h.expertIds(), "expert ids of header " + k);
+                assertArrayEquals(weights, h.weights(), "weights of header " + k);
+                assertEquals(-1, round.from(1).payload().mismatch(data.segment()), "payload behind header " + k);
+            }
+        }
+        for (int mb = 0; mb < burst; mb++) {
+            sends.get(mb).get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            try (ReceivedRound round = rounds.get(mb).get(WAIT.toSeconds(), TimeUnit.SECONDS)) {
+                assertEquals(-1, round.from(1).payload().mismatch(small.get(mb).segment()), "micro-batch " + mb);
+            }
+        }
+    }
+
     @Test
     void manyRoundsBothWaysConcurrently() throws Exception {
         M2nNode a = node(config(1));

@@ -37,7 +37,7 @@ final class EventWait {
             Linker linker = Linker.nativeLinker();
             SymbolLookup ucp = SymbolLookup.libraryLookup("libucp.so.0", Arena.global());
             a = linker.downcallHandle(ucp.findOrThrow("ucp_worker_arm"),
-                    FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+                    FunctionDescriptor.of(ValueLayout.JAVA_BYTE, ValueLayout.JAVA_LONG)); // ucs_status_t: one byte
             p = linker.downcallHandle(linker.defaultLookup().findOrThrow("poll"),
                     FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
                             ValueLayout.JAVA_INT));
@@ -68,7 +68,7 @@ final class EventWait {
             return;
         }
         try {
-            int status = (int) arm.invokeExact(workerPtr);
+            int status = (byte) arm.invokeExact(workerPtr);
             if (status != UCS_OK) {
                 return; // UCS_ERR_BUSY: events are pending, progress again
             }

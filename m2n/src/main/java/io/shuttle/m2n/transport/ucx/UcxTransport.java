@@ -15,6 +15,7 @@ import io.shuttle.m2n.wire.MessageHeader;
 import java.io.IOException;
 import java.lang.System.Logger.Level;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.net.InetSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -28,15 +29,12 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.openucx.jucx.UcxCallback;
 import org.openucx.jucx.ucp.UcpContext;
 import org.openucx.jucx.ucp.UcpEndpoint;
 import org.openucx.jucx.ucp.UcpEndpointParams;
 import org.openucx.jucx.ucp.UcpMemMapParams;
 import org.openucx.jucx.ucp.UcpMemory;
 import org.openucx.jucx.ucp.UcpParams;
-import org.openucx.jucx.ucp.UcpRequest;
-import org.openucx.jucx.ucp.UcpTagMessage;
 import org.openucx.jucx.ucp.UcpWorker;
 import org.openucx.jucx.ucp.UcpWorkerParams;
 
@@ -57,8 +55,22 @@ import org.openucx.jucx.ucp.UcpWorkerParams;
 public final class UcxTransport implements Transport {
     private static final System.Logger LOG = System.getLogger(UcxTransport.class.getName());
     private static final int SESSION_SHIFT = 40;
+    /** Tag bit 0: the payload part of a two-part message. */
     private static final long PART_PAYLOAD = 1L;
-    private static final long SEQ_MASK = (1L << (SESSION_SHIFT - 1)) - 1;
+    /** Tag bit 1: a first part longer than {@link #POSTED_BYTES}, which only a probe may take. */
+    private static final long PART_LARGE = 2L;
+    private static final long PART_BITS = PART_PAYLOAD | PART_LARGE;
+    private static final int SEQ_SHIFT = 2;
+    private static final long SEQ_MASK = (1L << (SESSION_SHIFT - SEQ_SHIFT)) - 1;
+    /**
+     * First parts up to this size (header, plus an inline payload) are received by receives
+     * posted ahead of time, so UCP copies them once, from its transport straight into a pooled
+     * buffer; anything longer is tagged {@link #PART_LARGE} and probed for. Part of the protocol:
+     * both ends must agree.
+     */
+    static final long POSTED_BYTES = 128 * 1024;
+    /** Receives kept posted for small first parts (each holds a {@link #POSTED_BYTES} buffer). */
+    private static final int POSTED_RECEIVES = 8;
     private static final int PROBES_PER_PROGRESS = 64;
     /**
      * Payloads up to this size travel in the header's message (copied behind the header in the
@@ -66,10 +78,11 @@ public final class UcxTransport implements Transport {
      */
     static final long INLINE_PAYLOAD_MAX = 64 * 1024;
 
-    /** One outbound link: endpoint, tag base, sends in flight. */
+    /** One outbound link: endpoint, tag base, sends UCP has not finished. */
     private static final class OutLink {
         final Link link;
         final UcpEndpoint ep;
+        final long epHandle;
         final long tagBase;
         final Set<Send> inflight = new LinkedHashSet<>();
         long seq;
@@ -77,19 +90,31 @@ public final class UcxTransport implements Transport {
         OutLink(Link link, UcpEndpoint ep, int sessionId) {
             this.link = link;
             this.ep = ep;
+            this.epHandle = ep.getNativeId();
             this.tagBase = ((long) sessionId) << SESSION_SHIFT;
         }
     }
 
-    /** One inbound link: receives in flight into pooled buffers. */
-    private static final class InLink {
-        final Link link;
-        // Identity set: jucx clears a request's native id on completion, which breaks its hashCode.
-        final Set<UcpRequest> receiving = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    /** One inbound link (its receives in flight are the {@link PayloadReceive}s naming it). */
+    private record InLink(Link link) {
+    }
 
-        InLink(Link link) {
-            this.link = link;
+    /**
+     * A UCP operation that did not finish in place: polled on every progress, its request freed
+     * once it finished. {@link #finished} runs on the progress thread outside
+     * {@code ucp_worker_progress}, so it may post new operations.
+     */
+    private abstract static class Pending {
+        final long request;
+
+        Pending(long request) {
+            this.request = request;
         }
+
+        /** Receives read their length with the status; sends only have a status. */
+        abstract boolean isReceive();
+
+        abstract void finished(int status, long tag, long length);
     }
 
     /** One message being sent: completes once every part completed, or at the first error. */
@@ -97,40 +122,25 @@ public final class UcxTransport implements Transport {
         final OutLink out;
         final RegisteredBuffer scratch;
         final SendCompletion done;
-        int callbacksLeft;
-        int partsLeft;
+        int partsHeld;
         boolean finished;
 
         Send(OutLink out, RegisteredBuffer scratch, SendCompletion done, int parts) {
             this.out = out;
             this.scratch = scratch;
             this.done = done;
-            this.partsLeft = parts;
-            this.callbacksLeft = parts;
+            this.partsHeld = parts;
         }
 
-        UcxCallback callback() {
-            return new UcxCallback() {
-                @Override
-                public void onSuccess(UcpRequest request) {
-                    callbackFired();
-                    if (--partsLeft == 0) {
-                        finish(M2nStatus.OK, null);
-                    }
-                }
-
-                @Override
-                public void onError(int ucsStatus, String errorMsg) {
-                    callbackFired();
-                    finish(M2nStatus.TRANSPORT_ERROR, "UCX send to " + out.link.describe() + " failed: " + errorMsg
-                            + " (status " + ucsStatus + ")");
-                }
-            };
-        }
-
-        private void callbackFired() {
-            if (--callbacksLeft == 0) {
+        /** UCP let go of one part (sent, or failed with {@code status}). */
+        void partDone(int status) {
+            if (status != UcpCalls.OK) {
+                finish(M2nStatus.TRANSPORT_ERROR, "UCX send to " + out.link.describe() + " failed: "
+                        + UcpStatus.describe(status));
+            }
+            if (--partsHeld == 0) {
                 scratch.close(); // UCX no longer reads the header bytes
+                finish(M2nStatus.OK, null);
             }
         }
 
@@ -143,6 +153,102 @@ public final class UcxTransport implements Transport {
         }
     }
 
+    private static final class SendPart extends Pending {
+        final Send send;
+
+        SendPart(long request, Send send) {
+            super(request);
+            this.send = send;
+        }
+
+        @Override
+        boolean isReceive() {
+            return false;
+        }
+
+        @Override
+        void finished(int status, long tag, long length) {
+            send.partDone(status);
+        }
+    }
+
+    /**
+     * A receive posted ahead for any small first part: whichever sender's message matches first
+     * lands in its buffer. Re-posted as soon as it finished.
+     */
+    private final class PostedReceive extends Pending {
+        final RegisteredBuffer buffer;
+
+        PostedReceive(long request, RegisteredBuffer buffer) {
+            super(request);
+            this.buffer = buffer;
+        }
+
+        @Override
+        boolean isReceive() {
+            return true;
+        }
+
+        @Override
+        void finished(int status, long tag, long length) {
+            postedArrived(status, tag, length, buffer);
+        }
+    }
+
+    /** A probed header message being copied out of UCX into a pooled buffer. */
+    private final class HeaderReceive extends Pending {
+        final long headerTag;
+        final RegisteredBuffer buffer;
+
+        HeaderReceive(long request, long tag, RegisteredBuffer buffer) {
+            super(request);
+            this.headerTag = tag;
+            this.buffer = buffer;
+        }
+
+        @Override
+        boolean isReceive() {
+            return true;
+        }
+
+        @Override
+        void finished(int status, long tag, long length) {
+            if (status == UcpCalls.OK) {
+                headerArrived(sessionOf(headerTag), headerTag, buffer);
+            } else {
+                buffer.close();
+                if (status != UcpCalls.ERR_CANCELED) {
+                    LOG.log(Level.WARNING, "receiving a header on session {0} failed: {1}", sessionOf(headerTag),
+                            UcpStatus.describe(status));
+                }
+            }
+        }
+    }
+
+    /** A rendezvous payload being received straight into a pooled buffer. */
+    private final class PayloadReceive extends Pending {
+        final InLink in;
+        final MessageHeader header;
+        final RegisteredBuffer payload;
+
+        PayloadReceive(long request, InLink in, MessageHeader header, RegisteredBuffer payload) {
+            super(request);
+            this.in = in;
+            this.header = header;
+            this.payload = payload;
+        }
+
+        @Override
+        boolean isReceive() {
+            return true;
+        }
+
+        @Override
+        void finished(int status, long tag, long length) {
+            payloadFinished(in, header, payload, status, length);
+        }
+    }
+
     private final TransportConfig config;
     private final UcpContext context;
     private final UcpWorker worker;
@@ -152,13 +258,24 @@ public final class UcxTransport implements Transport {
     private final ControlPlane control;
     private final LivenessMonitor liveness;
     private final ConcurrentLinkedQueue<Runnable> fromControl = new ConcurrentLinkedQueue<>();
-    private final ArrayDeque<Runnable> deferred = new ArrayDeque<>();
+    private final UcpCalls ucp;
+    /** UCP operations that did not finish in place, polled in order on every progress. */
+    private final ArrayDeque<Pending> pending = new ArrayDeque<>();
     private final ArrayDeque<Runnable> waitingForBuffer = new ArrayDeque<>();
     private final Map<Integer, OutLink> outLinks = new HashMap<>();
     private final Map<Integer, InLink> inLinks = new HashMap<>();
     private final AtomicInteger linkIds = new AtomicInteger();
     private volatile boolean starved;
     private volatile boolean closed;
+    /** The last progress() returned right after delivering messages, before its housekeeping. */
+    private boolean skippedHousekeeping;
+    /** Set when close() begins: no receive is posted after it. */
+    private boolean closing;
+    /**
+     * Receives posted for small first parts, oldest first. UCP matches posted receives in the
+     * order they were posted, so only the head needs checking.
+     */
+    private final ArrayDeque<PostedReceive> posted = new ArrayDeque<>();
     private TransportEvents events;
 
     public UcxTransport(TransportConfig config) throws IOException {
@@ -172,6 +289,7 @@ public final class UcxTransport implements Transport {
             this.workerAddress = new byte[address.remaining()];
             address.get(workerAddress);
             this.eventWait = new EventWait(worker);
+            this.ucp = new UcpCalls(worker.getNativeId());
             this.pool = new BufferPool(config.maxPoolBytes(), new UcxRegistrar(context));
             pool.onRelease(() -> {
                 if (starved) {
@@ -221,44 +339,76 @@ public final class UcxTransport implements Transport {
             return;
         }
         int headerLength = header.encodedLength();
-        boolean inline = payloadLength > 0 && payloadLength <= INLINE_PAYLOAD_MAX;
-        RegisteredBuffer scratch = pool.allocate(inline ? headerLength + payloadLength : headerLength);
+        boolean inline = payloadLength > 0 && payloadLength <= INLINE_PAYLOAD_MAX
+                && headerLength + payloadLength <= POSTED_BYTES;
+        // The scratch buffer holds the header; for an inline payload it first holds the two-entry
+        // gather list (header, payload) that sends both as one message without copying the payload.
+        long iovBytes = inline ? 2 * UcpCalls.IOV_ENTRY_BYTES : 0;
+        RegisteredBuffer scratch = pool.allocate(iovBytes + headerLength);
         if (scratch == null) {
             done.complete(M2nStatus.NO_RESOURCE, "buffer pool full (" + pool.maxBytes() + " bytes)");
             return;
         }
-        HeaderCodec.encode(header, scratch.segment());
+        MemorySegment bytes = scratch.segment();
+        HeaderCodec.encode(header, bytes.asSlice(iovBytes, headerLength));
+        long firstLength = inline ? headerLength + payloadLength : headerLength;
+        long tag = out.tagBase | ((out.seq++ & SEQ_MASK) << SEQ_SHIFT) | (firstLength > POSTED_BYTES ? PART_LARGE : 0);
+        long first;
         if (inline) {
-            MemorySegment.copy(MemorySegment.ofAddress(payloadAddress).reinterpret(payloadLength), 0,
-                    scratch.segment(), headerLength, payloadLength);
+            bytes.set(ValueLayout.JAVA_LONG, 0, scratch.address() + iovBytes);
+            bytes.set(ValueLayout.JAVA_LONG, 8, headerLength);
+            bytes.set(ValueLayout.JAVA_LONG, 16, payloadAddress);
+            bytes.set(ValueLayout.JAVA_LONG, 24, payloadLength);
+            first = ucp.tagSendGather(out.epHandle, scratch.address(), 2, tag);
+        } else {
+            first = ucp.tagSend(out.epHandle, scratch.address(), headerLength, tag);
         }
-        long tag = out.tagBase | ((out.seq++ & SEQ_MASK) << 1);
         boolean separatePayload = payloadLength > 0 && !inline;
+        if (first == 0 && !separatePayload) {
+            // The common small message: UCP copied it out (eager) before returning.
+            scratch.close();
+            done.complete(M2nStatus.OK, null);
+            return;
+        }
         Send send = new Send(out, scratch, done, separatePayload ? 2 : 1);
         out.inflight.add(send);
-        try {
-            out.ep.sendTaggedNonBlocking(scratch.address(), scratch.length(), tag, send.callback());
-            if (separatePayload) {
-                out.ep.sendTaggedNonBlocking(payloadAddress, payloadLength, tag | PART_PAYLOAD, send.callback());
-            }
-        } catch (RuntimeException e) {
-            send.finish(M2nStatus.TRANSPORT_ERROR, "UCX send to " + link.describe() + " failed: " + e.getMessage());
+        track(send, first);
+        if (separatePayload && !send.finished) {
+            track(send, ucp.tagSend(out.epHandle, payloadAddress, payloadLength, payloadTag(tag)));
+        } else if (separatePayload) {
+            send.partDone(UcpCalls.OK); // the header failed: the payload part is never posted
+        }
+    }
+
+    /** Completes a send part that finished in place, or polls its request from now on. */
+    private void track(Send send, long statusPtr) {
+        if (UcpCalls.isRequest(statusPtr)) {
+            pending.add(new SendPart(statusPtr, send));
+        } else {
+            send.partDone(UcpCalls.statusOf(statusPtr));
         }
     }
 
     @Override
     public boolean progress() {
         boolean any = drainControl();
-        try {
-            while (worker.progress() != 0) {
-                any = true;
-            }
-        } catch (Exception e) {
-            throw new IllegalStateException("UCX worker progress failed", e);
+        while (ucp.progress() != 0) {
+            any = true;
         }
-        any |= runDeferred();
+        if (pollPosted() && !skippedHousekeeping) {
+            // Messages were delivered: return now, so the node first runs what their callbacks
+            // posted (typically the reply), and do the rest on the next call. Never twice in a
+            // row, so a steady stream of arrivals cannot starve the rest.
+            skippedHousekeeping = true;
+            return true;
+        }
+        skippedHousekeeping = false;
+        any |= pollPosted();
+        any |= pollPending();
         any |= probeHeaders();
-        any |= runDeferred();
+        if (posted.size() < POSTED_RECEIVES) {
+            postReceives();
+        }
         if (starved) {
             int n = waitingForBuffer.size();
             for (int i = 0; i < n; i++) {
@@ -266,6 +416,46 @@ public final class UcxTransport implements Transport {
             }
             starved = !waitingForBuffer.isEmpty();
             any |= n > waitingForBuffer.size();
+        }
+        return any;
+    }
+
+    /** Takes the posted receives that finished, oldest first. */
+    private boolean pollPosted() {
+        boolean any = false;
+        for (PostedReceive p; (p = posted.peek()) != null; ) {
+            int status = ucp.receiveStatus(p.request);
+            if (status == UcpCalls.IN_PROGRESS) {
+                return any;
+            }
+            posted.poll();
+            long tag = ucp.infoTag();
+            long length = ucp.infoLength();
+            UcpCalls.free(p.request);
+            p.finished(status, tag, length);
+            any = true;
+        }
+        return any;
+    }
+
+    /**
+     * Checks every pending operation once, in order; finished ones are freed and completed (which
+     * may post new operations: those go to the tail and are checked next time).
+     */
+    private boolean pollPending() {
+        boolean any = false;
+        for (int n = pending.size(); n > 0; n--) {
+            Pending p = pending.poll();
+            int status = p.isReceive() ? ucp.receiveStatus(p.request) : UcpCalls.requestStatus(p.request);
+            if (status == UcpCalls.IN_PROGRESS) {
+                pending.add(p);
+                continue;
+            }
+            long tag = p.isReceive() ? ucp.infoTag() : 0;
+            long length = p.isReceive() ? ucp.infoLength() : 0;
+            UcpCalls.free(p.request);
+            p.finished(status, tag, length);
+            any = true;
         }
         return any;
     }
@@ -279,46 +469,66 @@ public final class UcxTransport implements Transport {
         return any;
     }
 
-    private boolean runDeferred() {
-        boolean any = false;
-        for (Runnable r; (r = deferred.poll()) != null; ) {
-            r.run();
-            any = true;
+    /** Tops the posted receives up to {@link #POSTED_RECEIVES}, as far as the pool allows. */
+    private void postReceives() {
+        while (posted.size() < POSTED_RECEIVES && !closing) {
+            RegisteredBuffer buffer = pool.allocate(POSTED_BYTES);
+            if (buffer == null) {
+                return; // pool full: small messages wait in UCX and the probe takes them later
+            }
+            long r = ucp.receiveTagged(buffer.address(), buffer.length(), 0L, PART_BITS);
+            if (UcpCalls.isRequest(r)) {
+                posted.add(new PostedReceive(r, buffer));
+            } else {
+                buffer.close();
+                LOG.log(Level.WARNING, "posting a receive failed: {0}; small messages are probed for instead",
+                        r == 0 ? "completed in place despite NO_IMM_CMPL" : UcpStatus.describe((int) r));
+                return;
+            }
         }
-        return any;
+    }
+
+    private void postedArrived(int status, long tag, long length, RegisteredBuffer buffer) {
+        if (status == UcpCalls.OK) {
+            headerArrived(sessionOf(tag), tag, buffer.narrow(0, length));
+        } else {
+            buffer.close();
+            if (status != UcpCalls.ERR_CANCELED) {
+                LOG.log(Level.WARNING, "a posted receive failed: {0}", UcpStatus.describe(status));
+            }
+        }
+    }
+
+    private static long payloadTag(long headerTag) {
+        return (headerTag & ~PART_BITS) | PART_PAYLOAD;
     }
 
     private boolean probeHeaders() {
         boolean any = false;
         for (int i = 0; i < PROBES_PER_PROGRESS; i++) {
-            UcpTagMessage msg = worker.tagProbeNonBlocking(0L, PART_PAYLOAD, true);
-            if (msg == null) {
+            long message = ucp.probeAndRemove(0L, PART_PAYLOAD);
+            if (message == 0) {
                 return any;
             }
             any = true;
-            receiveHeader(msg);
+            receiveHeader(message, ucp.infoTag(), ucp.infoLength());
         }
         return any;
     }
 
-    private void receiveHeader(UcpTagMessage msg) {
-        long tag = msg.getSenderTag();
-        long length = msg.getRecvLength();
-        int session = (int) (tag >>> SESSION_SHIFT);
+    private void receiveHeader(long message, long tag, long length) {
         // The probe removed the message from UCX's queue, so it must be received now, even over budget.
         RegisteredBuffer headerBuf = pool.allocateOverBudget(length);
-        worker.recvTaggedMessageNonBlocking(headerBuf.address(), length, msg, new UcxCallback() {
-            @Override
-            public void onSuccess(UcpRequest request) {
-                deferred.add(() -> headerArrived(session, tag, headerBuf));
-            }
-
-            @Override
-            public void onError(int ucsStatus, String errorMsg) {
-                headerBuf.close();
-                LOG.log(Level.WARNING, "receiving a header on session {0} failed: {1}", session, errorMsg);
-            }
-        });
+        long r = ucp.receiveMessage(headerBuf.address(), length, message);
+        if (r == 0) {
+            headerArrived(sessionOf(tag), tag, headerBuf); // an eager message, copied out in place
+        } else if (UcpCalls.isError(r)) {
+            headerBuf.close();
+            LOG.log(Level.WARNING, "receiving a header on session {0} failed: {1}", sessionOf(tag),
+                    UcpStatus.describe((int) r));
+        } else {
+            pending.add(new HeaderReceive(r, tag, headerBuf));
+        }
     }
 
     private void headerArrived(int session, long tag, RegisteredBuffer headerBuf) {
@@ -337,7 +547,7 @@ public final class UcxTransport implements Transport {
             header = HeaderCodec.decode(headerBuf.segment());
         } catch (RuntimeException e) {
             headerBuf.close();
-            linkDead(in.link.id(), M2nStatus.PROTOCOL_ERROR, "bad header from " + in.link.describe() + ": "
+            linkDead(in.link().id(), M2nStatus.PROTOCOL_ERROR, "bad header from " + in.link().describe() + ": "
                     + e.getMessage());
             return;
         }
@@ -345,17 +555,17 @@ public final class UcxTransport implements Transport {
         long payloadLength = header.payloadLength();
         if (payloadLength == 0) {
             headerBuf.close();
-            events.onMessage(in.link, header, pool.allocate(0));
+            events.onMessage(in.link(), header, pool.allocate(0));
         } else if (headerBuf.length() == headerLength + payloadLength) {
             // Small payload sent inline behind the header: hand over the same buffer, no copy.
-            events.onMessage(in.link, header, headerBuf.narrow(headerLength, payloadLength));
+            events.onMessage(in.link(), header, headerBuf.narrow(headerLength, payloadLength));
         } else if (headerBuf.length() == headerLength) {
             headerBuf.close();
-            receivePayload(in, header, tag | PART_PAYLOAD);
+            receivePayload(in, header, payloadTag(tag));
         } else {
             long got = headerBuf.length();
             headerBuf.close();
-            linkDead(in.link.id(), M2nStatus.PROTOCOL_ERROR, "bad message from " + in.link.describe() + ": "
+            linkDead(in.link().id(), M2nStatus.PROTOCOL_ERROR, "bad message from " + in.link().describe() + ": "
                     + got + " bytes for a header of " + headerLength + " and a payload of "
                     + payloadLength);
         }
@@ -372,35 +582,28 @@ public final class UcxTransport implements Transport {
             starved = true;
             return;
         }
-        UcpRequest[] self = new UcpRequest[1];
-        self[0] = worker.recvTaggedNonBlocking(payload.address(), payload.length(), tag, -1L, new UcxCallback() {
-            @Override
-            public void onSuccess(UcpRequest request) {
-                deferred.add(() -> {
-                    in.receiving.remove(self[0]);
-                    if (inLinks.get(sessionOf(tag)) == in) {
-                        events.onMessage(in.link, header, payload);
-                    } else {
-                        payload.close();
-                    }
-                });
-            }
-
-            @Override
-            public void onError(int ucsStatus, String errorMsg) {
-                deferred.add(() -> {
-                    in.receiving.remove(self[0]);
-                    payload.close();
-                    if (inLinks.get(sessionOf(tag)) == in) {
-                        linkDead(in.link.id(), M2nStatus.TRANSPORT_ERROR, "UCX receive from " + in.link.describe()
-                                + " failed: " + errorMsg);
-                    }
-                });
-            }
-        });
-        if (self[0] != null && !self[0].isCompleted()) {
-            in.receiving.add(self[0]);
+        long r = ucp.receiveTagged(payload.address(), payload.length(), tag, -1L);
+        if (UcpCalls.isRequest(r)) {
+            pending.add(new PayloadReceive(r, in, header, payload));
+        } else {
+            // An error (never NULL: tag receives are always requests, see UcpCalls)
+            payloadFinished(in, header, payload, UcpCalls.statusOf(r), payload.length());
         }
+    }
+
+    private void payloadFinished(InLink in, MessageHeader header, RegisteredBuffer payload, int status, long length) {
+        boolean linkUp = inLinks.get(in.link().id()) == in;
+        if (status == UcpCalls.OK && linkUp && length == payload.length()) {
+            events.onMessage(in.link(), header, payload);
+            return;
+        }
+        payload.close();
+        if (!linkUp) {
+            return; // cancelled (or failed) because the link went down: already reported
+        }
+        String why = status != UcpCalls.OK ? UcpStatus.describe(status)
+                : length + " payload bytes for a header announcing " + payload.length();
+        linkDead(in.link().id(), M2nStatus.TRANSPORT_ERROR, "UCX receive from " + in.link().describe() + " failed: " + why);
     }
 
     private static int sessionOf(long tag) {
@@ -432,12 +635,27 @@ public final class UcxTransport implements Transport {
             drainWorker();
             inLinks.remove(linkId);
             liveness.forget(linkId);
-            for (UcpRequest r : new ArrayList<>(in.receiving)) {
-                if (!r.isCompleted()) {
-                    worker.cancelRequest(r);
-                }
+            cancelReceives(in);
+            events.onLinkDown(in.link(), status, why);
+        }
+    }
+
+    /**
+     * Asks UCP to cancel the payload receives of {@code in} (all inbound links when null); they
+     * finish with UCS_ERR_CANCELED at a later progress, and only then are their buffers returned.
+     */
+    private void cancelReceives(InLink in) {
+        for (Pending p : pending) {
+            if (p instanceof PayloadReceive r && (in == null || r.in == in)) {
+                ucp.cancel(r.request);
+            } else if (in == null && p instanceof HeaderReceive) {
+                ucp.cancel(p.request);
             }
-            events.onLinkDown(in.link, status, why);
+        }
+        if (in == null) {
+            for (PostedReceive p : posted) {
+                ucp.cancel(p.request);
+            }
         }
     }
 
@@ -446,16 +664,12 @@ public final class UcxTransport implements Transport {
         boolean any = true;
         while (any && System.nanoTime() < deadline) {
             any = false;
-            try {
-                while (worker.progress() != 0) {
-                    any = true;
-                }
-            } catch (Exception e) {
-                throw new IllegalStateException("UCX worker progress failed", e);
+            while (ucp.progress() != 0) {
+                any = true;
             }
-            any |= runDeferred();
+            any |= pollPosted();
+            any |= pollPending();
             any |= probeHeaders();
-            any |= runDeferred();
         }
     }
 
@@ -495,25 +709,19 @@ public final class UcxTransport implements Transport {
             }
         }
         outLinks.clear();
-        for (InLink in : inLinks.values()) {
-            for (UcpRequest r : in.receiving) {
-                if (!r.isCompleted()) {
-                    worker.cancelRequest(r);
-                }
-            }
-        }
         inLinks.clear();
+        closing = true;
+        cancelReceives(null);
+        // Let UCP finish (or cancel) what it holds, bounded, so no buffer goes back while UCX writes it.
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(100);
         while (System.nanoTime() < deadline) {
-            try {
-                if (worker.progress() == 0) {
-                    break;
-                }
-            } catch (Exception e) {
+            int events = ucp.progress();
+            pollPosted();
+            pollPending();
+            if (events == 0 && pending.isEmpty() && posted.isEmpty()) {
                 break;
             }
         }
-        deferred.clear();
         closed = true;
         pool.close();
         worker.close();
