@@ -102,11 +102,11 @@ final class RoundCollector {
             }
         }
         pending.put(key, p);
-        if (completeIfDone(p)) {
+        if (completeIfDone(p) || deadSenders.isEmpty()) {
             return;
         }
-        for (int s : p.missing()) {
-            if (deadSenders.contains(s)) {
+        for (int s : p.expected) {
+            if (!p.received.containsKey(s) && deadSenders.contains(s)) {
                 fail(p, M2nStatus.PEER_DEAD, s, "node " + s + " is down");
                 return;
             }
@@ -145,11 +145,11 @@ final class RoundCollector {
             }
         }
         pending.put(key, p);
-        if (completeIfDone(p)) {
+        if (completeIfDone(p) || deadSenders.isEmpty()) {
             return;
         }
-        for (int s : p.missing()) {
-            if (deadSenders.contains(s)) {
+        for (int s : p.expected) {
+            if (!p.received.containsKey(s) && deadSenders.contains(s)) {
                 fail(p, M2nStatus.PEER_DEAD, s, "node " + s + " is down");
                 return;
             }

@@ -3,6 +3,7 @@ package io.shuttle.m2n.bench;
 import io.shuttle.m2n.M2nNode;
 import io.shuttle.m2n.NodeConfig;
 import io.shuttle.m2n.Outgoing;
+import io.shuttle.m2n.ReceivedRound;
 import io.shuttle.m2n.TransportKind;
 import io.shuttle.m2n.transport.RegisteredBuffer;
 import io.shuttle.m2n.wire.PayloadType;
@@ -15,6 +16,7 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -92,30 +94,48 @@ public final class BenchPeer {
             for (InetSocketAddress r : receivers.values()) {
                 out.add(Outgoing.rows(r, data.segment(), rows, PayloadType.U8));
             }
+            out = List.copyOf(out); // immutable: the node's defensive copy is then free
+            Set<Integer> from = Set.copyOf(receivers.keySet());
+            List<Outgoing> messages = out;
             CompletableFuture<Void> done = new CompletableFuture<>();
             new Object() {
                 void round(int i) {
                     long step = sizeIndex * 1_000_000L + i;
                     long t0 = System.nanoTime();
-                    var replies = node.collectCombine(step, 0, 0, receivers.keySet(), TIMEOUT);
-                    var sent = node.dispatch(step, 0, 0, out);
-                    replies.thenCombine(sent, (r, v) -> r).whenComplete((r, e) -> {
-                        if (e != null) {
-                            done.completeExceptionally(e);
-                            return;
-                        }
-                        r.close();
-                        long t1 = System.nanoTime();
-                        if (i >= warmup) {
-                            times[2 * (i - warmup)] = t0;
-                            times[2 * (i - warmup) + 1] = t1;
-                        }
-                        if (i + 1 < warmup + rounds) {
-                            round(i + 1);
+                    var replies = node.collectCombine(step, 0, 0, from, TIMEOUT);
+                    var sent = node.dispatch(step, 0, 0, messages);
+                    // A round ends when every reply came and our own sends completed (they
+                    // normally complete first, as the replies answer them).
+                    replies.whenComplete((r, e) -> {
+                        if (e == null && sent.isDone() && !sent.isCompletedExceptionally()) {
+                            roundDone(i, t0, r);
+                        } else if (e == null) {
+                            sent.whenComplete((v, se) -> {
+                                if (se != null) {
+                                    r.close();
+                                    done.completeExceptionally(se);
+                                } else {
+                                    roundDone(i, t0, r);
+                                }
+                            });
                         } else {
-                            done.complete(null);
+                            done.completeExceptionally(e);
                         }
                     });
+                }
+
+                void roundDone(int i, long t0, ReceivedRound r) {
+                    r.close();
+                    long t1 = System.nanoTime();
+                    if (i >= warmup) {
+                        times[2 * (i - warmup)] = t0;
+                        times[2 * (i - warmup) + 1] = t1;
+                    }
+                    if (i + 1 < warmup + rounds) {
+                        round(i + 1);
+                    } else {
+                        done.complete(null);
+                    }
                 }
             }.round(0);
             done.get(TIMEOUT.toSeconds() * 10, TimeUnit.SECONDS);
@@ -128,16 +148,18 @@ public final class BenchPeer {
         int rows = size % 8192 == 0 ? (int) (size / 8192) : 1;
         try (RegisteredBuffer data = node.allocate(size)) {
             data.segment().fill((byte) 2);
-            List<Outgoing> out = new ArrayList<>();
+            List<Outgoing> list = new ArrayList<>();
             for (InetSocketAddress s : senders.values()) {
-                out.add(Outgoing.rows(s, data.segment(), rows, PayloadType.U8));
+                list.add(Outgoing.rows(s, data.segment(), rows, PayloadType.U8));
             }
+            List<Outgoing> out = List.copyOf(list);
+            Set<Integer> from = Set.copyOf(senders.keySet());
             CompletableFuture<Void> done = new CompletableFuture<>();
             List<CompletableFuture<Void>> replies = new ArrayList<>();
             new Object() {
                 void round(int i) {
                     long step = sizeIndex * 1_000_000L + i;
-                    node.collectDispatch(step, 0, 0, senders.keySet(), TIMEOUT).whenComplete((r, e) -> {
+                    node.collectDispatch(step, 0, 0, from, TIMEOUT).whenComplete((r, e) -> {
                         if (e != null) {
                             done.completeExceptionally(e);
                             return;

@@ -23,6 +23,8 @@ public enum PayloadType {
         return code;
     }
 
+    private static final PayloadType[] VALUES = values();
+
     /** Bytes per element. */
     public int bytes() {
         return bytes;
@@ -30,7 +32,7 @@ public enum PayloadType {
 
     /** The type for a wire code; throws {@link WireFormatException} for an unknown code. */
     public static PayloadType ofCode(int code) {
-        for (PayloadType t : values()) {
+        for (PayloadType t : VALUES) {
             if (t.code == code) {
                 return t;
             }

@@ -69,6 +69,8 @@ public final class UcxTransport implements Transport {
      * both ends must agree.
      */
     static final long POSTED_BYTES = 128 * 1024;
+    /** Headers up to this size (less the gather list) are built in the link's reused scratch buffer. */
+    private static final long SPARE_SCRATCH_BYTES = 4096;
     /** Receives kept posted for small first parts (each holds a {@link #POSTED_BYTES} buffer). */
     private static final int POSTED_RECEIVES = 8;
     private static final int PROBES_PER_PROGRESS = 64;
@@ -86,6 +88,11 @@ public final class UcxTransport implements Transport {
         final long tagBase;
         final Set<Send> inflight = new LinkedHashSet<>();
         long seq;
+        /**
+         * Scratch memory for the next header, kept while sends complete in place (the usual
+         * eager case), so the common message takes nothing from the pool.
+         */
+        RegisteredBuffer spare;
 
         OutLink(Link link, UcpEndpoint ep, int sessionId) {
             this.link = link;
@@ -214,7 +221,7 @@ public final class UcxTransport implements Transport {
         @Override
         void finished(int status, long tag, long length) {
             if (status == UcpCalls.OK) {
-                headerArrived(sessionOf(headerTag), headerTag, buffer);
+                headerArrived(sessionOf(headerTag), headerTag, buffer, buffer.length());
             } else {
                 buffer.close();
                 if (status != UcpCalls.ERR_CANCELED) {
@@ -344,7 +351,7 @@ public final class UcxTransport implements Transport {
         // The scratch buffer holds the header; for an inline payload it first holds the two-entry
         // gather list (header, payload) that sends both as one message without copying the payload.
         long iovBytes = inline ? 2 * UcpCalls.IOV_ENTRY_BYTES : 0;
-        RegisteredBuffer scratch = pool.allocate(iovBytes + headerLength);
+        RegisteredBuffer scratch = scratchFor(out, iovBytes + headerLength);
         if (scratch == null) {
             done.complete(M2nStatus.NO_RESOURCE, "buffer pool full (" + pool.maxBytes() + " bytes)");
             return;
@@ -366,9 +373,14 @@ public final class UcxTransport implements Transport {
         boolean separatePayload = payloadLength > 0 && !inline;
         if (first == 0 && !separatePayload) {
             // The common small message: UCP copied it out (eager) before returning.
-            scratch.close();
+            if (scratch != out.spare) {
+                scratch.close();
+            }
             done.complete(M2nStatus.OK, null);
             return;
+        }
+        if (scratch == out.spare) {
+            out.spare = null; // UCP still reads it: the Send owns it now
         }
         Send send = new Send(out, scratch, done, separatePayload ? 2 : 1);
         out.inflight.add(send);
@@ -378,6 +390,17 @@ public final class UcxTransport implements Transport {
         } else if (separatePayload) {
             send.partDone(UcpCalls.OK); // the header failed: the payload part is never posted
         }
+    }
+
+    /** The link's spare scratch when {@code bytes} fit in it, else a buffer of its own (null: pool full). */
+    private RegisteredBuffer scratchFor(OutLink out, long bytes) {
+        if (bytes > SPARE_SCRATCH_BYTES) {
+            return pool.allocate(bytes);
+        }
+        if (out.spare == null) {
+            out.spare = pool.allocate(SPARE_SCRATCH_BYTES);
+        }
+        return out.spare;
     }
 
     /** Completes a send part that finished in place, or polls its request from now on. */
@@ -490,7 +513,7 @@ public final class UcxTransport implements Transport {
 
     private void postedArrived(int status, long tag, long length, RegisteredBuffer buffer) {
         if (status == UcpCalls.OK) {
-            headerArrived(sessionOf(tag), tag, buffer.narrow(0, length));
+            headerArrived(sessionOf(tag), tag, buffer, length);
         } else {
             buffer.close();
             if (status != UcpCalls.ERR_CANCELED) {
@@ -521,7 +544,7 @@ public final class UcxTransport implements Transport {
         RegisteredBuffer headerBuf = pool.allocateOverBudget(length);
         long r = ucp.receiveMessage(headerBuf.address(), length, message);
         if (r == 0) {
-            headerArrived(sessionOf(tag), tag, headerBuf); // an eager message, copied out in place
+            headerArrived(sessionOf(tag), tag, headerBuf, length); // an eager message, copied out in place
         } else if (UcpCalls.isError(r)) {
             headerBuf.close();
             LOG.log(Level.WARNING, "receiving a header on session {0} failed: {1}", sessionOf(tag),
@@ -531,7 +554,8 @@ public final class UcxTransport implements Transport {
         }
     }
 
-    private void headerArrived(int session, long tag, RegisteredBuffer headerBuf) {
+    /** A first part of {@code length} bytes arrived at the start of {@code headerBuf}. */
+    private void headerArrived(int session, long tag, RegisteredBuffer headerBuf, long length) {
         InLink in = inLinks.get(session);
         if (in == null) {
             drainControl(); // the session may have been registered a moment ago
@@ -544,7 +568,7 @@ public final class UcxTransport implements Transport {
                 headerBuf.close();
                 return;
             }
-            header = HeaderCodec.decode(headerBuf.segment());
+            header = HeaderCodec.decode(headerBuf.segment().asSlice(0, length));
         } catch (RuntimeException e) {
             headerBuf.close();
             linkDead(in.link().id(), M2nStatus.PROTOCOL_ERROR, "bad header from " + in.link().describe() + ": "
@@ -556,14 +580,14 @@ public final class UcxTransport implements Transport {
         if (payloadLength == 0) {
             headerBuf.close();
             events.onMessage(in.link(), header, pool.allocate(0));
-        } else if (headerBuf.length() == headerLength + payloadLength) {
+        } else if (length == headerLength + payloadLength) {
             // Small payload sent inline behind the header: hand over the same buffer, no copy.
             events.onMessage(in.link(), header, headerBuf.narrow(headerLength, payloadLength));
-        } else if (headerBuf.length() == headerLength) {
+        } else if (length == headerLength) {
             headerBuf.close();
             receivePayload(in, header, payloadTag(tag));
         } else {
-            long got = headerBuf.length();
+            long got = length;
             headerBuf.close();
             linkDead(in.link().id(), M2nStatus.PROTOCOL_ERROR, "bad message from " + in.link().describe() + ": "
                     + got + " bytes for a header of " + headerLength + " and a payload of "
@@ -618,6 +642,10 @@ public final class UcxTransport implements Transport {
         OutLink out = outLinks.remove(linkId);
         if (out != null) {
             liveness.forget(linkId);
+            if (out.spare != null) {
+                out.spare.close();
+                out.spare = null;
+            }
             for (Send s : new ArrayList<>(out.inflight)) {
                 s.finish(status, why);
             }
@@ -699,6 +727,10 @@ public final class UcxTransport implements Transport {
         control.close();
         liveness.close();
         for (OutLink out : new ArrayList<>(outLinks.values())) {
+            if (out.spare != null) {
+                out.spare.close();
+                out.spare = null;
+            }
             for (Send s : new ArrayList<>(out.inflight)) {
                 s.finish(M2nStatus.CLOSED, "transport closed");
             }
