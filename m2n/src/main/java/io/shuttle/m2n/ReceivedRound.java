@@ -8,11 +8,14 @@ import java.util.TreeMap;
 /** A complete round: one message from every sender that was asked for. Close it to free the buffers. */
 public final class ReceivedRound implements AutoCloseable {
     private final RoundKey key;
-    private final SortedMap<Integer, Message> messages;
+    /** Handed over by the collector, which keeps no reference to it. */
+    private final Map<Integer, Message> bySender;
+    /** Built on first use: most receivers only ask {@link #from}, on every round's path. */
+    private SortedMap<Integer, Message> sorted;
 
     ReceivedRound(RoundKey key, Map<Integer, Message> messages) {
         this.key = key;
-        this.messages = Collections.unmodifiableSortedMap(new TreeMap<>(messages));
+        this.bySender = messages;
     }
 
     public RoundKey key() {
@@ -20,12 +23,15 @@ public final class ReceivedRound implements AutoCloseable {
     }
 
     /** Messages by sender id, in sender order. */
-    public SortedMap<Integer, Message> messages() {
-        return messages;
+    public synchronized SortedMap<Integer, Message> messages() {
+        if (sorted == null) {
+            sorted = Collections.unmodifiableSortedMap(new TreeMap<>(bySender));
+        }
+        return sorted;
     }
 
     public Message from(int sender) {
-        Message m = messages.get(sender);
+        Message m = bySender.get(sender);
         if (m == null) {
             throw new IllegalArgumentException("round " + key + " has no message from node " + sender);
         }
@@ -34,6 +40,6 @@ public final class ReceivedRound implements AutoCloseable {
 
     @Override
     public void close() {
-        messages.values().forEach(Message::close);
+        bySender.values().forEach(Message::close);
     }
 }
