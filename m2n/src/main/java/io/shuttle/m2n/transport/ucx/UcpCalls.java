@@ -122,10 +122,11 @@ final class UcpCalls {
     private final long recvParamAddress;
     private final long infoAddress;
 
-    /** Throws {@link UnsupportedOperationException} naming the cause when libucp's symbols are missing. */
+    /** Throws {@link IllegalStateException} naming the cause when libucp's symbols are missing. */
     UcpCalls(long workerHandle) {
         if (UNAVAILABLE != null) {
-            throw new UnsupportedOperationException("libucp.so.0 calls unavailable: " + UNAVAILABLE, UNAVAILABLE);
+            throw new IllegalStateException("UCX cannot be used: libucp.so.0 or its functions could not be "
+                    + "linked (" + UNAVAILABLE + "); install libucx0 or use the tcp transport", UNAVAILABLE);
         }
         this.worker = workerHandle;
         Arena arena = Arena.ofAuto();

@@ -184,15 +184,22 @@ public final class UcxTransport implements Transport {
     }
 
     /**
-     * A receive posted ahead for any small first part: whichever sender's message matches first
-     * lands in its buffer. Re-posted as soon as it finished.
+     * A first part (header, perhaps with its payload) being received into a pooled buffer:
+     * either a receive posted ahead for any small first part, which whichever sender's message
+     * matches first lands in (its tag and length come with the completion), or the receive of a
+     * probed message, whose tag and length the probe told.
      */
-    private final class PostedReceive extends Pending {
+    private final class FirstPartReceive extends Pending {
+        static final long FROM_COMPLETION = -1;
         final RegisteredBuffer buffer;
+        final long probedTag;
+        final long probedLength;
 
-        PostedReceive(long request, RegisteredBuffer buffer) {
+        FirstPartReceive(long request, RegisteredBuffer buffer, long probedTag, long probedLength) {
             super(request);
             this.buffer = buffer;
+            this.probedTag = probedTag;
+            this.probedLength = probedLength;
         }
 
         @Override
@@ -202,37 +209,8 @@ public final class UcxTransport implements Transport {
 
         @Override
         void finished(int status, long tag, long length) {
-            postedArrived(status, tag, length, buffer);
-        }
-    }
-
-    /** A probed header message being copied out of UCX into a pooled buffer. */
-    private final class HeaderReceive extends Pending {
-        final long headerTag;
-        final RegisteredBuffer buffer;
-
-        HeaderReceive(long request, long tag, RegisteredBuffer buffer) {
-            super(request);
-            this.headerTag = tag;
-            this.buffer = buffer;
-        }
-
-        @Override
-        boolean isReceive() {
-            return true;
-        }
-
-        @Override
-        void finished(int status, long tag, long length) {
-            if (status == UcpCalls.OK) {
-                headerArrived(sessionOf(headerTag), headerTag, buffer, buffer.length());
-            } else {
-                buffer.close();
-                if (status != UcpCalls.ERR_CANCELED) {
-                    LOG.log(Level.WARNING, "receiving a header on session {0} failed: {1}", sessionOf(headerTag),
-                            UcpStatus.describe(status));
-                }
-            }
+            boolean probed = probedLength != FROM_COMPLETION;
+            firstPartArrived(status, probed ? probedTag : tag, probed ? probedLength : length, buffer);
         }
     }
 
@@ -286,7 +264,7 @@ public final class UcxTransport implements Transport {
      * Receives posted for small first parts, oldest first. UCP matches posted receives in the
      * order they were posted, so only the head needs checking.
      */
-    private final ArrayDeque<PostedReceive> posted = new ArrayDeque<>();
+    private final ArrayDeque<FirstPartReceive> posted = new ArrayDeque<>();
     private TransportEvents events;
 
     public UcxTransport(TransportConfig config) throws IOException {
@@ -449,7 +427,7 @@ public final class UcxTransport implements Transport {
     /** Takes the posted receives that finished, oldest first. */
     private boolean pollPosted() {
         boolean any = false;
-        for (PostedReceive p; (p = posted.peek()) != null; ) {
+        for (FirstPartReceive p; (p = posted.peek()) != null; ) {
             int status = ucp.receiveStatus(p.request);
             if (status == UcpCalls.IN_PROGRESS) {
                 return any;
@@ -504,7 +482,7 @@ public final class UcxTransport implements Transport {
             }
             long r = ucp.receiveTagged(buffer.address(), buffer.length(), 0L, PART_BITS);
             if (UcpCalls.isRequest(r)) {
-                posted.add(new PostedReceive(r, buffer));
+                posted.add(new FirstPartReceive(r, buffer, 0, FirstPartReceive.FROM_COMPLETION));
             } else {
                 buffer.close();
                 LOG.log(Level.WARNING, "posting a receive failed: {0}; small messages are probed for instead",
@@ -514,13 +492,13 @@ public final class UcxTransport implements Transport {
         }
     }
 
-    private void postedArrived(int status, long tag, long length, RegisteredBuffer buffer) {
+    private void firstPartArrived(int status, long tag, long length, RegisteredBuffer buffer) {
         if (status == UcpCalls.OK) {
             headerArrived(sessionOf(tag), tag, buffer, length);
         } else {
             buffer.close();
             if (status != UcpCalls.ERR_CANCELED) {
-                LOG.log(Level.WARNING, "a posted receive failed: {0}", UcpStatus.describe(status));
+                LOG.log(Level.WARNING, "receiving a first part failed: {0}", UcpStatus.describe(status));
             }
         }
     }
@@ -546,14 +524,11 @@ public final class UcxTransport implements Transport {
         // The probe removed the message from UCX's queue, so it must be received now, even over budget.
         RegisteredBuffer headerBuf = pool.allocateOverBudget(length);
         long r = ucp.receiveMessage(headerBuf.address(), length, message);
-        if (r == 0) {
-            headerArrived(sessionOf(tag), tag, headerBuf, length); // an eager message, copied out in place
-        } else if (UcpCalls.isError(r)) {
-            headerBuf.close();
-            LOG.log(Level.WARNING, "receiving a header on session {0} failed: {1}", sessionOf(tag),
-                    UcpStatus.describe((int) r));
+        if (UcpCalls.isRequest(r)) {
+            pending.add(new FirstPartReceive(r, headerBuf, tag, length));
         } else {
-            pending.add(new HeaderReceive(r, tag, headerBuf));
+            // NULL: an eager message, copied out in place; or an error
+            firstPartArrived(UcpCalls.statusOf(r), tag, length, headerBuf);
         }
     }
 
@@ -688,12 +663,12 @@ public final class UcxTransport implements Transport {
         for (Pending p : pending) {
             if (p instanceof PayloadReceive r && (in == null || r.in == in)) {
                 ucp.cancel(r.request);
-            } else if (in == null && p instanceof HeaderReceive) {
+            } else if (in == null && p instanceof FirstPartReceive) {
                 ucp.cancel(p.request);
             }
         }
         if (in == null) {
-            for (PostedReceive p : posted) {
+            for (FirstPartReceive p : posted) {
                 ucp.cancel(p.request);
             }
         }
