@@ -400,6 +400,8 @@ class CpuBackendParityTest {
         attentionCase(new Random(10), 6, 1, 16, 5);  // multi-query, odd block size
         attentionCase(new Random(11), 6, 2, 24, 3);  // odd group (a head pair and a single head), vector + tail
         attentionCase(new Random(12), 8, 4, 64, 16); // the small model's decode shape
+        attentionCase(new Random(13), 4, 2, 64, 5);  // heads of four vectors on AVX-512 (registers-held path), odd block size
+        attentionCase(new Random(14), 6, 2, 32, 16); // heads of four vectors on AVX2, a head pair and a single head
     }
 
     private void attentionCase(Random rnd, int numHeads, int numKvHeads, int headDim, int blockSize) {
