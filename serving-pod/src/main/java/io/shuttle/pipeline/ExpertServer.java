@@ -309,7 +309,7 @@ public final class ExpertServer implements AutoCloseable {
         trace.phase("wait attention", step, layer, mb, t0, waited);
         try (round) {
             long t1 = System.nanoTime();
-            int rows = compute(step, layer, round);
+            int rows = compute(step, layer, mb, round);
             long t2 = System.nanoTime();
             combine(step, layer, mb, round, rows);
             long t3 = System.nanoTime();
@@ -439,7 +439,7 @@ public final class ExpertServer implements AutoCloseable {
      * Concatenates the rows of every sender whose rows this pod can serve (in sender order),
      * runs the expert stage once and leaves the results in {@code hostOut}. Returns the row count.
      */
-    private int compute(long step, int layer, ReceivedRound round) {
+    private int compute(long step, int layer, int mb, ReceivedRound round) {
         int total = 0;
         for (Message m : round.messages().values()) {
             MessageHeader h = m.header();
@@ -469,7 +469,10 @@ public final class ExpertServer implements AutoCloseable {
             backend.copyFromHost(staging, weights.rows(rows, rows + h.rowCount()));
             rows += h.rowCount();
         }
-        stage.forward(layer, x.rows(0, rows), ids.rows(0, rows), weights.rows(0, rows), out.rows(0, rows));
+        // Odd micro-batches walk the experts backwards, starting on the weights the previous
+        // micro-batch of the layer read last (still in cache); same result bit for bit.
+        stage.forward(layer, x.rows(0, rows), ids.rows(0, rows), weights.rows(0, rows), out.rows(0, rows),
+                (mb & 1) == 1);
         turn ^= 1;
         awaitSent(turn); // the buffer of two rounds ago must have left before it is overwritten
         hostOut = sendBuffers[turn].segment();

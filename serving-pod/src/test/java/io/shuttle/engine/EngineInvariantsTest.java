@@ -151,6 +151,42 @@ class EngineInvariantsTest {
     }
 
     @Test
+    void expertOrderDoesNotChangeTheResultBitForBit() {
+        // Expert pods walk every other micro-batch's experts backwards (cache reuse); the sums
+        // must not notice, or the disaggregated cluster would drift from the monolithic engine.
+        try (EngineFixture f = new EngineFixture(dir); java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            var c = f.checkpoint.config();
+            ExpertStage stage = f.engine.expertStage();
+            int n = 11;
+            var r = new java.util.SplittableRandom(7);
+            float[] xs = new float[n * c.hiddenSize()];
+            for (int i = 0; i < xs.length; i++) {
+                xs[i] = (float) r.nextGaussian();
+            }
+            int[] ids = new int[n * c.topK()];
+            float[] ws = new float[n * c.topK()];
+            for (int t = 0; t < n; t++) {
+                int first = r.nextInt(c.numExperts());
+                ids[2 * t] = first;
+                ids[2 * t + 1] = (first + 1 + r.nextInt(c.numExperts() - 1)) % c.numExperts();
+                ws[2 * t] = (float) r.nextDouble(0.5, 1);
+                ws[2 * t + 1] = 1 - ws[2 * t];
+            }
+            var x = io.shuttle.kernels.Tensor.ofFloats(arena, xs, n, c.hiddenSize());
+            var idT = io.shuttle.kernels.Tensor.ofInts(arena, ids, n, c.topK());
+            var wT = io.shuttle.kernels.Tensor.ofFloats(arena, ws, n, c.topK());
+            var ascending = io.shuttle.kernels.Tensor.allocate(arena, io.shuttle.kernels.DType.F32, n, c.hiddenSize());
+            var descending = io.shuttle.kernels.Tensor.allocate(arena, io.shuttle.kernels.DType.F32, n, c.hiddenSize());
+            stage.forward(1, x, idT, wT, ascending, false);
+            stage.forward(1, x, idT, wT, descending, true);
+            for (int i = 0; i < n * c.hiddenSize(); i++) {
+                assertEquals(Float.floatToRawIntBits(ascending.getFloat(i)), Float.floatToRawIntBits(descending.getFloat(i)),
+                        "element " + i + " depends on the expert order");
+            }
+        }
+    }
+
+    @Test
     void badPromptsAreRejectedWithAReason() {
         try (EngineFixture f = new EngineFixture(dir)) {
             var greedy = SamplingParams.greedy(2, true);
