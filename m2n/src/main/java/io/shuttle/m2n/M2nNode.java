@@ -275,6 +275,19 @@ public final class M2nNode implements AutoCloseable {
     }
 
     /** Gives up collecting {@code round} (its future fails; a collectLatest round's messages go back). */
+    /**
+     * The senders a round being collected still waits for (empty when the round is not being
+     * collected): a receiver watching a slow round tells a sender that has not sent yet from one
+     * that has sent and already moved on.
+     */
+    public CompletableFuture<Set<Integer>> missingSenders(RoundKey round) {
+        CompletableFuture<Set<Integer>> f = new CompletableFuture<>();
+        if (!submit(() -> f.complete(core.collector.missing(round)))) {
+            f.completeExceptionally(new M2nException(M2nStatus.CLOSED, null, null, "node is closed"));
+        }
+        return f;
+    }
+
     public void cancelCollect(RoundKey round) {
         submit(() -> core.collector.cancel(round));
     }

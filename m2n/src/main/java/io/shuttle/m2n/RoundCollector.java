@@ -246,6 +246,12 @@ final class RoundCollector {
     }
 
     /** Gives up a round being collected (the receiver found it is waiting in the wrong place). */
+    /** The senders a round being collected still waits for; empty when no such round is pending. */
+    Set<Integer> missing(RoundKey key) {
+        Pending p = pending.get(key);
+        return p == null ? Set.of() : Set.copyOf(p.missing());
+    }
+
     void cancel(RoundKey key) {
         Pending p = pending.get(key);
         if (p != null) {

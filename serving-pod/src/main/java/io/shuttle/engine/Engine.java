@@ -21,7 +21,8 @@ public final class Engine implements AutoCloseable {
     private final EngineOptions options;
     private final KvCache cache;
     private final ExpertStage experts;
-    private final StepRunner runner;
+    private final PipelineRunner runner;
+    private final int lanes;
     private final BlockAllocator allocator;
     private final Sampler sampler;
     private final Scheduler scheduler;
@@ -46,19 +47,25 @@ public final class Engine implements AutoCloseable {
         this.attentionWeights = AttentionWeights.load(checkpoint, backend);
         this.cache = new KvCache(backend, config, options.kvBlocks(), options.blockSize());
         AttentionStage attention = new AttentionStage(config, attentionWeights, cache, backend);
+        SchedulerConfig schedulerConfig = new SchedulerConfig(options.maxBatchTokens(), options.maxLogitRows(),
+                options.maxWaiting(), microBatches, options.maxModelLen());
+        this.lanes = microBatches;
+        int laneTokens = Scheduler.laneTokens(schedulerConfig);
+        int laneLogitRows = Scheduler.laneLogitRows(schedulerConfig);
         if (experts == null) {
-            this.experts = new ExpertStage(config, ExpertWeights.loadAll(checkpoint, backend), backend,
-                    options.maxBatchTokens());
-            this.runner = new PipelineRunner(attention, new InlineExpertClient(this.experts), backend, options, trace);
+            this.experts = new ExpertStage(config, ExpertWeights.loadAll(checkpoint, backend), backend, laneTokens);
+            this.runner = new PipelineRunner(attention, new InlineExpertClient(this.experts), backend, options,
+                    lanes, laneTokens, laneLogitRows, trace);
         } else {
             this.experts = null;
-            this.runner = new PipelineRunner(attention, experts, backend, options, trace);
+            this.runner = new PipelineRunner(attention, experts, backend, options, lanes, laneTokens, laneLogitRows,
+                    trace);
         }
+        this.expertClient = experts;
         this.allocator = new BlockAllocator(options.kvBlocks(), options.blockSize());
         this.sampler = new Sampler(config.vocabSize());
-        this.scheduler = new Scheduler(new SchedulerConfig(options.maxBatchTokens(), options.maxLogitRows(),
-                options.maxWaiting(), microBatches, options.maxModelLen()), allocator, config.vocabSize(),
-                config.eosTokenId());
+        this.scheduler = new Scheduler(schedulerConfig, allocator, config.vocabSize(), config.eosTokenId());
+        this.plans = new StepPlan[lanes];
         this.hostLogits = arena.allocate((long) options.maxLogitRows() * config.vocabSize() * Float.BYTES, 64);
     }
 
@@ -108,7 +115,7 @@ public final class Engine implements AutoCloseable {
         return options;
     }
 
-    StepRunner runner() {
+    PipelineRunner runner() {
         return runner;
     }
 
@@ -137,35 +144,113 @@ public final class Engine implements AutoCloseable {
      * Runs one step; with {@code evenIfEmpty} an empty step runs too (all micro-batches empty):
      * in a disaggregated deployment the attention pods advance in lockstep, so an idle pod still
      * takes part in every round. Returns false when nothing ran.
+     *
+     * <p>With several lanes and while there is work, each lane's next step begins as soon as the
+     * lane is sampled (see
+     * {@link PipelineRunner}): this call finishes step s and has already begun step s+1, which
+     * the next call finishes. The pipeline drains (nothing begun) when the scheduler runs out of
+     * work or the expert client wants a quiet step boundary (a routing change).
      */
     public boolean step(boolean evenIfEmpty) {
-        StepPlan plan = scheduler.schedule();
-        if (plan.isEmpty() && !evenIfEmpty) {
-            return false;
-        }
-        int rows;
-        try {
-            rows = runner.forward(plan, hostLogits);
-        } catch (ExpertUnavailableException e) {
-            long now = System.nanoTime();
-            if (stalledSince == 0 && !plan.isEmpty()) {
-                stalledSince = now; // the clock runs while requests wait, not while idle
+        if (!primed) {
+            long step = nextStep;
+            boolean any = false;
+            for (int i = 0; i < lanes; i++) {
+                plans[i] = scheduler.schedule(i, step);
+                any |= !plans[i].isEmpty();
             }
-            if (plan.isEmpty() || now - stalledSince < expertRetry.toNanos()) {
-                scheduler.retryStep(plan); // the requests wait; the loop tries again after a pause
-                if (!plan.isEmpty()) {
-                    retriedSteps++;
+            if (!any && !evenIfEmpty) {
+                for (int i = 0; i < lanes; i++) {
+                    scheduler.retryStep(plans[i]); // nothing ran; the plans are empty
+                    plans[i] = null;
                 }
-                throw new ExpertUnavailableException(e.getMessage() + " (the step's " + plan.chunks().size()
-                        + " sequences wait and are retried for up to " + expertRetry.toSeconds() + " s)", e, true);
+                return false;
             }
-            scheduler.failStep(plan, e);
-            throw e;
+            primed = true;
+            try {
+                for (int i = 0; i < lanes; i++) {
+                    runner.begin(plans[i]);
+                }
+            } catch (RuntimeException e) {
+                throw failed(e);
+            }
+        }
+        long step = plans[0].step();
+        try {
+            runner.middle(step);
+            boolean next = false;
+            for (int i = 0; i < lanes; i++) {
+                int rows = runner.finish(i, hostLogits);
+                StepPlan done = plans[i];
+                plans[i] = null;
+                sampleAndApply(done, rows);
+                if (i == 0) {
+                    // With one lane there is nothing to overlap: its next step needs its own samples.
+                    next = lanes > 1 && scheduler.hasWork()
+                            && (expertClient == null || !expertClient.wantsQuietStepBoundary());
+                }
+                if (next) {
+                    plans[i] = scheduler.schedule(i, step + 1);
+                    runner.begin(plans[i]);
+                }
+            }
+            primed = next;
+            nextStep = step + 1;
         } catch (RuntimeException e) {
-            scheduler.failStep(plan, e);
-            throw e;
+            throw failed(e);
         }
         stalledSince = 0;
+        return true;
+    }
+
+    private final StepPlan[] plans;
+    private final ExpertClient expertClient;
+    private boolean primed;
+    private long nextStep;
+
+    /**
+     * A step failed: the rest of its rounds go to the experts empty, and every lane's step not
+     * yet applied is retried (an expert outage within the retry budget: the requests wait) or
+     * failed. Returns the exception to throw.
+     */
+    private RuntimeException failed(RuntimeException e) {
+        nextStep = runner.abandon() + 1;
+        primed = false;
+        boolean any = false;
+        for (StepPlan p : plans) {
+            any |= p != null && !p.isEmpty();
+        }
+        long now = System.nanoTime();
+        if (e instanceof ExpertUnavailableException && any && stalledSince == 0) {
+            stalledSince = now; // the clock runs while requests wait, not while idle
+        }
+        boolean retry = e instanceof ExpertUnavailableException && (!any || now - stalledSince < expertRetry.toNanos());
+        int sequences = 0;
+        for (int i = 0; i < lanes; i++) {
+            StepPlan p = plans[i];
+            plans[i] = null;
+            if (p == null) {
+                continue;
+            }
+            sequences += p.chunks().size();
+            if (retry) {
+                scheduler.retryStep(p); // the requests wait; the loop tries again after a pause
+            } else {
+                scheduler.failStep(p, e);
+            }
+        }
+        if (retry) {
+            if (any) {
+                retriedSteps++;
+            }
+            return new ExpertUnavailableException(e.getMessage() + " (the step's " + sequences
+                    + " sequences wait and are retried for up to " + expertRetry.toSeconds() + " s)", e, true);
+        }
+        return e;
+    }
+
+    /** Samples a lane's logits rows and applies the results: tokens to the requests, finished ones freed. */
+    private void sampleAndApply(StepPlan plan, int rows) {
         int[] sampled = new int[rows];
         for (StepPlan.Chunk c : plan.chunks()) {
             if (c.logitsRow() < 0) {
@@ -179,7 +264,6 @@ public final class Engine implements AutoCloseable {
             sampled[c.logitsRow()] = sampler.sample(hostLogits, c.logitsRow(), s.request().params(), s.random);
         }
         scheduler.update(plan, sampled);
-        return true;
     }
 
     /**

@@ -37,6 +37,19 @@ public interface ExpertClient extends AutoCloseable {
         return false;
     }
 
+    /**
+     * Whether the client needs a step boundary with no round in flight (to switch to another
+     * expert pool): the engine then lets the pipeline drain instead of starting the next step's
+     * micro-batches while the last ones are still at the experts.
+     */
+    default boolean wantsQuietStepBoundary() {
+        return false;
+    }
+
+    /** The rounds dispatched and not awaited are given up (a failed step); their results will not be collected. */
+    default void abandonRounds() {
+    }
+
     @Override
     void close();
 }

@@ -7,139 +7,190 @@ import io.shuttle.kernels.Tensor;
 import java.lang.foreign.MemorySegment;
 
 /**
- * The attention side of the ping-pong pipeline (MegaScale-Infer §4.1). A step's rows are cut
- * into m micro-batches; for every layer, micro-batch i's attention runs while micro-batch i−1
- * is at the experts:
+ * The attention side of the ping-pong pipeline (MegaScale-Infer §4.1). The batch is cut into m
+ * micro-batches, here <em>lanes</em>: each lane has its own sequences, inputs and activations,
+ * and for every layer lane i's attention runs while lane i−1 is at the experts. A step runs as
  * <pre>
- *   for layer ℓ:
- *     for micro-batch i:
- *       wait for combine(ℓ−1, i); h += expert output     (ℓ > 0)
- *       attention(ℓ, i) → dispatch(ℓ, i)                   (returns at once)
- *   for micro-batch i:
- *     wait for combine(L−1, i); final norm, lm_head of its logit rows
+ *   begin(lane i)            embed, attention(0, i) → dispatch(0, i)      (every lane)
+ *   middle()                 for layer ℓ ≥ 1, for lane i:
+ *                              wait for combine(ℓ−1, i); h += expert output
+ *                              attention(ℓ, i) → dispatch(ℓ, i)          (returns at once)
+ *   finish(lane i)           wait for combine(L−1, i); final norm, lm_head of its logit rows
  * </pre>
- * so a micro-batch's lm_head runs while the next one is still at the experts; only the last
- * micro-batch's lm_head is not overlapped.
- * Micro-batches of one layer run attention in row order, so a prompt chunk split across
- * micro-batches finds its earlier positions already in the KV cache. With m = 1 and an
- * in-process client this is the monolithic engine again.
+ * and the engine, after sampling lane i, may {@code begin} lane i's next step at once, while
+ * lane i+1 is still at the experts with its last layer. So the pipeline does not drain at step
+ * boundaries: the experts get lane 0's next layer 0 while they work on the last lane's last
+ * layer, and each lane's lm_head and sampling overlap the other lanes' expert rounds.
+ *
+ * <p>Rounds reach the experts in one order, (step, layer, lane) ascending, with no gaps: the
+ * expert pods serve rounds in that order. A failed step still owes the experts the rest of its
+ * rounds ({@link #abandon}). With one lane and an in-process client this is the monolithic
+ * engine.
  */
-public final class PipelineRunner implements StepRunner {
+public final class PipelineRunner implements AutoCloseable {
     private final AttentionStage attention;
     private final ExpertClient experts;
     private final Backend backend;
-    private final BatchInputs inputs;
-    private final ActivationBuffers buffers;
-    private final Tensor expertOut;
     private final StepTrace trace;
+    private final Lane[] lanes;
+    private final int layers;
+    /** The newest round handed to the experts: its step and its index layer·m + lane (−1: none yet). */
+    private long lastStep = -1;
+    private int lastRound = -1;
 
+    /** One micro-batch's own inputs and activations: a lane's step may overlap another lane's next. */
+    private static final class Lane {
+        final BatchInputs inputs;
+        final ActivationBuffers buffers;
+        final Tensor expertOut;
+        long step = -1;
+
+        Lane(Backend backend, AttentionStage attention, EngineOptions options, int tokens, int logitRows) {
+            inputs = new BatchInputs(backend, tokens, options.maxBlocksPerSeq(), options.blockSize());
+            buffers = new ActivationBuffers(backend, attention.config(), tokens, logitRows);
+            expertOut = backend.allocate(DType.F32, tokens, attention.config().hiddenSize());
+        }
+    }
+
+    /**
+     * @param laneTokens    token rows one lane may hold per step
+     * @param laneLogitRows logits rows one lane may need per step
+     */
     public PipelineRunner(AttentionStage attention, ExpertClient experts, Backend backend, EngineOptions options,
-                          StepTrace trace) {
+                          int lanes, int laneTokens, int laneLogitRows, StepTrace trace) {
         this.attention = attention;
         this.experts = experts;
         this.backend = backend;
         this.trace = trace;
-        this.inputs = new BatchInputs(backend, options.maxBatchTokens(), options.maxBlocksPerSeq(), options.blockSize());
-        this.buffers = new ActivationBuffers(backend, attention.config(), options.maxBatchTokens(), options.maxLogitRows());
-        this.expertOut = backend.allocate(DType.F32, options.maxBatchTokens(), attention.config().hiddenSize());
+        this.layers = attention.config().numLayers();
+        this.lanes = new Lane[lanes];
+        for (int i = 0; i < lanes; i++) {
+            this.lanes[i] = new Lane(backend, attention, options, laneTokens, laneLogitRows);
+        }
     }
 
-    @Override
-    public int forward(StepPlan plan, MemorySegment hostLogits) {
-        inputs.upload(plan.batch());
-        int[] bounds = plan.microBatches();
-        int m = plan.numMicroBatches();
-        int layers = attention.config().numLayers();
-        long step = plan.step();
-        trace.step(step, inputs.numTokens());
-        if (inputs.numTokens() > 0) {
-            attention.embed(inputs, buffers);
+    public int lanes() {
+        return lanes.length;
+    }
+
+    /** Starts {@code plan}'s lane on its step: embeddings, layer 0's attention and its dispatch. */
+    public void begin(StepPlan plan) {
+        Lane lane = lanes[plan.lane()];
+        lane.step = plan.step();
+        lane.inputs.upload(plan.batch());
+        int n = lane.inputs.numTokens();
+        trace.step(plan.step(), plan.lane(), n);
+        if (n > 0) {
+            attention.embed(lane.inputs, lane.buffers);
         }
-        int dispatched = 0; // rounds of this step handed to the experts, in (layer, micro-batch) order
-        try {
-            for (int layer = 0; layer < layers; layer++) {
-                for (int i = 0; i < m; i++) {
-                    int from = bounds[i];
-                    int to = bounds[i + 1];
-                    if (layer > 0) {
-                        awaitAndAdd(step, layer - 1, i, from, to);
-                    }
-                    long t0 = trace.now();
-                    if (to > from) { // an empty micro-batch still takes part in the round (an empty message)
-                        attention.attention(layer, inputs, buffers, from, to);
-                    }
-                    trace.attention(step, layer, i, t0);
-                    long t1 = trace.now();
-                    experts.dispatch(step, layer, i, buffers.expertInput(from, to), buffers.topkIds(from, to),
-                            buffers.topkWeights(from, to), expertOut.rows(from, to));
-                    trace.dispatch(step, layer, i, t1);
-                    dispatched++;
-                }
+        attendAndDispatch(plan.step(), 0, plan.lane());
+    }
+
+    /** Layers 1 to L−1 of {@code step} for every lane, which must all have begun it. */
+    public void middle(long step) {
+        for (int i = 0; i < lanes.length; i++) {
+            if (lanes[i].step != step) {
+                throw new IllegalStateException("lane " + i + " is at step " + lanes[i].step + ", not " + step);
             }
-            int[] logitRows = plan.batch().logitRows();
-            for (int i = 0; i < m; i++) {
-                awaitAndAdd(step, layers - 1, i, bounds[i], bounds[i + 1]);
-                long t0 = trace.now();
-                attention.logits(inputs, buffers, firstAtOrAfter(logitRows, bounds[i]),
-                        firstAtOrAfter(logitRows, bounds[i + 1]));
-                trace.logits(step, i, t0);
-            }
-        } catch (RuntimeException e) {
-            abandon(step, dispatched, layers, m);
-            throw e;
         }
-        int rows = inputs.numLogitRows();
+        for (int layer = 1; layer < layers; layer++) {
+            for (int i = 0; i < lanes.length; i++) {
+                awaitAndAdd(step, layer - 1, i);
+                attendAndDispatch(step, layer, i);
+            }
+        }
+    }
+
+    /**
+     * Waits for lane {@code i}'s last layer, then final norm and lm_head of its logit rows; the
+     * logits ({@code [rows, vocab]} F32) go to {@code hostLogits}. Returns the number of rows.
+     */
+    public int finish(int i, MemorySegment hostLogits) {
+        Lane lane = lanes[i];
+        awaitAndAdd(lane.step, layers - 1, i);
+        int rows = lane.inputs.numLogitRows();
         if (rows > 0) {
-            backend.copyToHost(buffers.logits(rows), hostLogits);
+            long t0 = trace.now();
+            attention.logits(lane.inputs, lane.buffers, 0, rows);
+            trace.logits(lane.step, i, t0);
+            backend.copyToHost(lane.buffers.logits(rows), hostLogits);
         }
         return rows;
     }
 
-    /**
-     * A failed step still owes the experts its remaining rounds: they serve rounds in order, so
-     * the rest are sent empty (failures ignored) and the healthy expert pods move on to the next
-     * step instead of waiting out their round timeout.
-     */
-    private void abandon(long step, int dispatched, int layers, int m) {
-        Tensor noX = buffers.expertInput(0, 0);
-        for (int r = dispatched; r < layers * m; r++) {
-            try {
-                experts.dispatch(step, r / m, r % m, noX, buffers.topkIds(0, 0), buffers.topkWeights(0, 0),
-                        expertOut.rows(0, 0));
-            } catch (RuntimeException ignored) {
-                // The pod that failed the step fails these too; the others got their empty message.
-            }
-        }
-    }
-
-    /** Index of the first of the ascending token rows at or after {@code row}. */
-    private static int firstAtOrAfter(int[] ascendingRows, int row) {
-        int lo = 0;
-        int hi = ascendingRows.length;
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            if (ascendingRows[mid] < row) {
-                lo = mid + 1;
-            } else {
-                hi = mid;
-            }
-        }
-        return lo;
-    }
-
-    private void awaitAndAdd(long step, int layer, int microBatch, int from, int to) {
+    private void attendAndDispatch(long step, int layer, int i) {
+        Lane lane = lanes[i];
+        int n = lane.inputs.numTokens();
         long t0 = trace.now();
-        experts.awaitCombine(step, layer, microBatch);
-        trace.wait(step, layer, microBatch, t0);
-        if (to > from) {
-            attention.addExpertOutput(buffers, expertOut.rows(from, to), from, to);
+        if (n > 0) { // an empty lane still takes part in the round (an empty message)
+            attention.attention(layer, lane.inputs, lane.buffers, 0, n);
+        }
+        trace.attention(step, layer, i, t0);
+        dispatch(step, layer, i, n);
+    }
+
+    private void dispatch(long step, int layer, int i, int n) {
+        int round = layer * lanes.length + i;
+        boolean next = step == lastStep ? round == lastRound + 1
+                : step > lastStep && round == 0 && (lastRound < 0 || lastRound == layers * lanes.length - 1);
+        if (!next) {
+            throw new IllegalStateException("round (step " + step + ", layer " + layer + ", micro-batch " + i
+                    + ") out of order after (step " + lastStep + ", round " + lastRound + ")");
+        }
+        Lane lane = lanes[i];
+        long t1 = trace.now();
+        lastStep = step;
+        lastRound = round;
+        experts.dispatch(step, layer, i, lane.buffers.expertInput(0, n), lane.buffers.topkIds(0, n),
+                lane.buffers.topkWeights(0, n), lane.expertOut.rows(0, n));
+        trace.dispatch(step, layer, i, t1);
+    }
+
+    /**
+     * After a failure: the experts serve rounds in order, so every round of the newest step not
+     * yet handed to them is sent empty (failures ignored), and the healthy expert pods move on
+     * instead of waiting out their round timeout. Returns that step: the next one must be newer.
+     */
+    public long abandon() {
+        int total = layers * lanes.length;
+        if (lastRound >= 0) {
+            for (int r = lastRound + 1; r < total; r++) {
+                int layer = r / lanes.length;
+                int i = r % lanes.length;
+                lastRound = r;
+                try {
+                    experts.dispatch(lastStep, layer, i, lanes[i].buffers.expertInput(0, 0),
+                            lanes[i].buffers.topkIds(0, 0), lanes[i].buffers.topkWeights(0, 0),
+                            lanes[i].expertOut.rows(0, 0));
+                } catch (RuntimeException ignored) {
+                    // The pod that failed the step fails these too; the others got their empty message.
+                }
+            }
+        }
+        experts.abandonRounds();
+        for (Lane lane : lanes) {
+            lane.step = -1;
+        }
+        return lastStep;
+    }
+
+    private void awaitAndAdd(long step, int layer, int i) {
+        Lane lane = lanes[i];
+        long t0 = trace.now();
+        experts.awaitCombine(step, layer, i);
+        trace.wait(step, layer, i, t0);
+        int n = lane.inputs.numTokens();
+        if (n > 0) {
+            attention.addExpertOutput(lane.buffers, lane.expertOut.rows(0, n), 0, n);
         }
     }
 
     @Override
     public void close() {
-        backend.release(expertOut);
-        buffers.close();
-        inputs.close();
+        for (Lane lane : lanes) {
+            backend.release(lane.expertOut);
+            lane.buffers.close();
+            lane.inputs.close();
+        }
     }
 }

@@ -19,6 +19,16 @@ import java.util.concurrent.TimeUnit;
  * none is free, the most recently admitted running sequence is preempted: its blocks are freed
  * and it is recomputed later from its known tokens (vLLM's recompute preemption).
  *
+ * <p><b>Lanes.</b> With m micro-batches the scheduler keeps m lanes, and a sequence stays in
+ * the lane it was admitted to. Each lane is scheduled and its results applied on its own
+ * ({@link #schedule(int, long)}, {@link #update}), so the pipeline can start lane 0's step s+1
+ * while lane 1 still finishes step s: the micro-batches run across step boundaries and the
+ * experts never wait for a whole step to end (MegaScale-Infer's ping-pong without the
+ * per-step fill and drain). Each lane gets 1/m of the token budget and of the running limit;
+ * newcomers join the lane with fewer sequences, so the lanes stay balanced by tokens. Scheduling
+ * a lane touches only that lane's sequences and the waiting line: another lane's sequences
+ * may be in flight, and their KV blocks must not move under them.
+ *
  * <p>{@link #submit} and {@link #abort} are thread-safe; everything else runs on the engine thread.
  */
 public final class Scheduler {
@@ -33,8 +43,12 @@ public final class Scheduler {
     private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
     private final List<Sequence> running = new ArrayList<>();
     private final StepBatchBuilder builder;
+    private final int lanes;
+    private final int laneMaxRunning;
+    private final int[] laneRunning;
+    /** Each lane's plan whose results are not applied yet (null when none). */
+    private final StepPlan[] inFlight;
     private long admissions;
-    private long steps;
 
     public Scheduler(SchedulerConfig config, BlockAllocator allocator, int vocabSize, int eosTokenId) {
         this.config = config;
@@ -42,7 +56,29 @@ public final class Scheduler {
         this.vocabSize = vocabSize;
         this.eosTokenId = eosTokenId;
         this.incoming = new ArrayBlockingQueue<>(Math.max(1, config.maxWaiting()));
-        this.builder = new StepBatchBuilder(config.maxBatchTokens(), allocator.blockSize());
+        this.lanes = config.microBatches();
+        this.laneMaxRunning = ceilDiv(config.maxRunning(), lanes);
+        this.laneRunning = new int[lanes];
+        this.inFlight = new StepPlan[lanes];
+        this.builder = new StepBatchBuilder(laneTokens(config), allocator.blockSize());
+    }
+
+    /** Token rows one lane may schedule per step: the step budget split over the lanes. */
+    public static int laneTokens(SchedulerConfig config) {
+        return ceilDiv(config.maxBatchTokens(), config.microBatches());
+    }
+
+    /** Logits rows one lane may need per step: the running limit split over the lanes. */
+    public static int laneLogitRows(SchedulerConfig config) {
+        return ceilDiv(config.maxRunning(), config.microBatches());
+    }
+
+    private static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    public int lanes() {
+        return lanes;
     }
 
     /** Thrown by {@link #submit} when the waiting queue is full: retry later or shed load. */
@@ -146,17 +182,41 @@ public final class Scheduler {
         return pending.get() + requeued;
     }
 
-    /** Decides the next step. The plan may be empty when nothing can run (then call again later). */
+    /** Decides the next step of a single-lane scheduler (no micro-batches); step numbers count up from 0. */
     public StepPlan schedule() {
+        if (lanes != 1) {
+            throw new IllegalStateException("this scheduler has " + lanes + " lanes: schedule each with schedule(lane, step)");
+        }
+        return schedule(0, nextStep++);
+    }
+
+    private long nextStep;
+
+    /**
+     * Decides lane {@code lane}'s part of step {@code step}. The plan may be empty when nothing
+     * can run in the lane (then call again later). The previous plan of the lane must have been
+     * applied ({@link #update}, {@link #retryStep} or {@link #failStep}) or be empty.
+     */
+    public StepPlan schedule(int lane, long step) {
+        if (lane < 0 || lane >= lanes) {
+            throw new IllegalArgumentException("lane " + lane + " of " + lanes);
+        }
+        StepPlan open = inFlight[lane];
+        if (open != null && !open.chunks().isEmpty()) {
+            throw new IllegalStateException("lane " + lane + " still has step " + open.step() + " in flight");
+        }
         drainIncoming();
-        applyAborts();
+        applyAborts(lane);
         builder.reset();
         List<StepPlan.Chunk> chunks = new ArrayList<>();
         int logitRows = 0;
         List<Sequence> scheduledRunning = new ArrayList<>();
-        // 1. Running sequences first, in admission order.
+        // 1. The lane's running sequences first, in admission order.
         for (int i = 0; i < running.size() && builder.capacityLeft() > 0; i++) {
             Sequence s = running.get(i);
+            if (s.lane != lane) {
+                continue;
+            }
             int take = Math.min(s.known() - s.computed(), builder.capacityLeft());
             if (!reserveOrPreempt(s, take, scheduledRunning)) {
                 i--; // s itself was preempted and removed; the list shifted
@@ -167,8 +227,11 @@ public final class Scheduler {
             chunks.add(new StepPlan.Chunk(s, take, wantsLogits ? logitRows++ : -1));
             scheduledRunning.add(s);
         }
-        // 2. Admit waiting sequences while budgets and blocks allow; no preemption for newcomers.
-        while (!waiting.isEmpty() && builder.capacityLeft() > 0 && running.size() < config.maxRunning()) {
+        // 2. Admit waiting sequences while budgets and blocks allow and the lane has no more than
+        //    its share of the sequences; no preemption for newcomers.
+        int share = Math.min(laneMaxRunning, ceilDiv(running.size() + waiting.size(), lanes));
+        while (!waiting.isEmpty() && builder.capacityLeft() > 0 && running.size() < config.maxRunning()
+                && laneRunning[lane] < share) {
             Sequence s = waiting.peekFirst();
             int take = Math.min(s.known() - s.computed(), builder.capacityLeft());
             if (!allocator.ensureCapacity(s.blocks, s.computed() + take)) {
@@ -176,6 +239,8 @@ public final class Scheduler {
             }
             waiting.pollFirst();
             running.add(s);
+            s.lane = lane;
+            laneRunning[lane]++;
             if (!s.everAdmitted) {
                 s.everAdmitted = true;
                 pending.decrementAndGet();
@@ -189,8 +254,9 @@ public final class Scheduler {
             back += w.everAdmitted ? 1 : 0;
         }
         requeued = back;
-        StepBatch batch = builder.build();
-        return new StepPlan(steps, batch, List.copyOf(chunks), split(batch.numTokens(), config.microBatches()));
+        StepPlan plan = new StepPlan(step, lane, builder.build(), List.copyOf(chunks));
+        inFlight[lane] = plan;
+        return plan;
     }
 
     /**
@@ -198,10 +264,7 @@ public final class Scheduler {
      * Appends tokens, notifies listeners, finishes sequences and frees their blocks.
      */
     public void update(StepPlan plan, int[] sampled) {
-        if (plan.step() != steps) {
-            throw new IllegalStateException("update for step " + plan.step() + " but step " + steps + " is current");
-        }
-        steps++; // steps are numbered by execution: peers match rounds on this number
+        close(plan, "update");
         for (StepPlan.Chunk c : plan.chunks()) {
             Sequence s = c.sequence();
             if (s.isFinished() || !running.contains(s)) {
@@ -236,6 +299,8 @@ public final class Scheduler {
         List<Sequence> all = new ArrayList<>(running);
         all.addAll(waiting);
         running.clear();
+        java.util.Arrays.fill(laneRunning, 0);
+        java.util.Arrays.fill(inFlight, null);
         for (Sequence w : waiting) {
             if (!w.everAdmitted) {
                 pending.decrementAndGet();
@@ -249,7 +314,6 @@ public final class Scheduler {
         }
     }
 
-    /** Fails the sequences of one step (their KV entries may be incomplete) and frees their blocks. */
     /**
      * The step's expert round failed but its sequences stay: nothing of it was committed (tokens
      * and positions advance only in {@link #update}), its KV blocks stay reserved, and the next
@@ -257,27 +321,33 @@ public final class Scheduler {
      * positions gives the same values, so a retried step is exactly the step that failed.
      */
     public void retryStep(StepPlan plan) {
-        if (plan.step() == steps) {
-            steps++; // the step was attempted: its number is used up on every peer
-        }
+        close(plan, "retry");
     }
 
+    /** Fails the sequences of one lane's step (their KV entries may be incomplete) and frees their blocks. */
     public void failStep(StepPlan plan, Exception error) {
-        if (plan.step() == steps) {
-            steps++; // the step was attempted: its number is used up on every peer
-        }
+        close(plan, "fail");
         for (StepPlan.Chunk c : plan.chunks()) {
             Sequence s = c.sequence();
-            if (running.remove(s)) {
-                allocator.release(s.blocks);
+            if (running.contains(s)) {
+                retire(s);
                 s.request().listener().onError(error);
             }
         }
     }
 
+    /** Marks the lane's plan as applied; it must be the plan the lane has in flight. */
+    private void close(StepPlan plan, String what) {
+        if (inFlight[plan.lane()] != plan) {
+            throw new IllegalStateException(what + " of step " + plan.step() + " lane " + plan.lane()
+                    + ", which is not the lane's step in flight");
+        }
+        inFlight[plan.lane()] = null;
+    }
+
     private boolean reserveOrPreempt(Sequence s, int take, List<Sequence> alreadyScheduled) {
         while (!allocator.ensureCapacity(s.blocks, s.computed() + take)) {
-            Sequence victim = lastUnscheduled(alreadyScheduled);
+            Sequence victim = lastUnscheduled(s, alreadyScheduled);
             preempt(victim);
             if (victim == s) {
                 return false;
@@ -286,24 +356,27 @@ public final class Scheduler {
         return true;
     }
 
-    private Sequence lastUnscheduled(List<Sequence> alreadyScheduled) {
+    /** The newest running sequence of {@code s}'s lane not yet scheduled in this step (other lanes' may be in flight). */
+    private Sequence lastUnscheduled(Sequence s, List<Sequence> alreadyScheduled) {
         for (int i = running.size() - 1; i >= 0; i--) {
-            if (!alreadyScheduled.contains(running.get(i))) {
-                return running.get(i);
+            Sequence r = running.get(i);
+            if (r.lane == s.lane && !alreadyScheduled.contains(r)) {
+                return r;
             }
         }
         throw new IllegalStateException("no sequence left to preempt");
     }
 
     private void preempt(Sequence s) {
-        running.remove(s);
-        allocator.release(s.blocks);
+        retire(s);
         s.resetComputed();
         waiting.addFirst(s);
     }
 
     private void retire(Sequence s) {
         running.remove(s);
+        laneRunning[s.lane]--;
+        s.lane = -1;
         allocator.release(s.blocks);
     }
 
@@ -318,15 +391,14 @@ public final class Scheduler {
         }
     }
 
-    private void applyAborts() {
+    /** Ends aborted requests of {@code lane} and of the waiting line; other lanes' wait for their own turn. */
+    private void applyAborts(int lane) {
         if (aborted.isEmpty()) {
             return;
         }
-        for (Iterator<Sequence> it = running.iterator(); it.hasNext(); ) {
-            Sequence s = it.next();
-            if (aborted.remove(s.id())) {
-                it.remove();
-                allocator.release(s.blocks);
+        for (Sequence s : List.copyOf(running)) {
+            if (s.lane == lane && aborted.remove(s.id())) {
+                retire(s);
                 s.request().listener().onError(new IllegalStateException("request " + s.id() + " was aborted"));
             }
         }
@@ -341,11 +413,20 @@ public final class Scheduler {
                 s.request().listener().onError(new IllegalStateException("request " + s.id() + " was aborted"));
             }
         }
-        // Ids of requests that had already ended (a client cancelling as its answer finished):
-        // dropped after being seen unmatched twice, so the set stays bounded. Twice, because an
-        // abort may race ahead of its own request's submission by a step.
+        if (lane != lanes - 1 || aborted.isEmpty()) {
+            return;
+        }
+        // Once per step (at the last lane), ids that match no request at all, e.g. a client
+        // cancelling as its answer finished, are dropped after being seen unmatched twice, so the
+        // set stays bounded. Twice, because an abort may race ahead of its own request's
+        // submission by a step.
+        Set<String> known = new java.util.HashSet<>();
+        running.forEach(s -> known.add(s.id()));
         for (Iterator<String> it = aborted.iterator(); it.hasNext(); ) {
             String id = it.next();
+            if (known.contains(id)) {
+                continue;
+            }
             if (!staleAborts.add(id)) {
                 it.remove();
                 staleAborts.remove(id);
@@ -386,12 +467,4 @@ public final class Scheduler {
         }
     }
 
-    /** Splits n rows into m contiguous ranges whose sizes differ by at most one. */
-    static int[] split(int n, int m) {
-        int[] bounds = new int[m + 1];
-        for (int i = 0; i <= m; i++) {
-            bounds[i] = (int) ((long) n * i / m);
-        }
-        return bounds;
-    }
 }

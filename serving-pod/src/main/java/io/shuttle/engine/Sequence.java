@@ -14,6 +14,8 @@ public final class Sequence {
     final SplittableRandom random;
     /** Set when the scheduler first admits it: later it only comes back to waiting by preemption. */
     boolean everAdmitted;
+    /** The pipeline lane (micro-batch) it runs in while running, -1 while waiting. */
+    int lane = -1;
     private final Request request;
     private final long admissionOrder;
     private final int promptLength;

@@ -3,15 +3,15 @@ package io.shuttle.engine;
 import java.util.List;
 
 /**
- * What the scheduler decided for one step: the batch, how it is cut into micro-batches, and
- * which sequence each chunk belongs to (so results can be applied).
+ * What the scheduler decided for one lane (micro-batch) of one step: the rows, and which
+ * sequence each chunk belongs to (so results can be applied).
  *
- * @param step         step number, increasing
- * @param batch        the rows of this step
- * @param chunks       one entry per scheduled sequence, in row order
- * @param microBatches row boundaries: micro-batch i is rows [bounds[i], bounds[i+1]); length m+1
+ * @param step   step number, increasing; every lane of a step has the same one
+ * @param lane   the micro-batch: a sequence stays in its lane while it runs
+ * @param batch  the rows of this lane in this step
+ * @param chunks one entry per scheduled sequence, in row order
  */
-public record StepPlan(long step, StepBatch batch, List<Chunk> chunks, int[] microBatches) {
+public record StepPlan(long step, int lane, StepBatch batch, List<Chunk> chunks) {
 
     /**
      * A sequence's share of the step.
@@ -21,10 +21,6 @@ public record StepPlan(long step, StepBatch batch, List<Chunk> chunks, int[] mic
      * @param logitsRow  index into the step's logits rows, or -1 when this chunk does not reach the end of the known tokens
      */
     public record Chunk(Sequence sequence, int tokens, int logitsRow) {
-    }
-
-    public int numMicroBatches() {
-        return microBatches.length - 1;
     }
 
     public boolean isEmpty() {

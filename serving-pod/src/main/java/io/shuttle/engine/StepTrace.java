@@ -25,8 +25,12 @@ public interface StepTrace {
         }
     };
 
-    /** A step starts with {@code tokens} tokens (0: an empty lockstep round that keeps the experts' rounds going). */
-    default void step(long step, int tokens) {
+    /**
+     * A micro-batch (lane) starts a step with {@code tokens} tokens (0: an empty lockstep round
+     * that keeps the experts' rounds going). Lanes start their steps at different times: lane 0's
+     * step s+1 may start before lane 1's step s ends.
+     */
+    default void step(long step, int microBatch, int tokens) {
     }
 
     /** A timestamp in nanoseconds (System.nanoTime), or 0 when not tracing. */

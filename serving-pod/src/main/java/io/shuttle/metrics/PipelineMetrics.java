@@ -30,10 +30,16 @@ public final class PipelineMetrics implements StepTrace {
     }
 
     @Override
-    public void step(long step, int tokens) {
-        active = tokens > 0;
-        next.step(step, tokens);
+    public void step(long step, int microBatch, int tokens) {
+        // The pod is busy while any lane has tokens; lanes beyond 64 count with the last one.
+        long bit = 1L << Math.min(microBatch, 63);
+        busyLanes = tokens > 0 ? busyLanes | bit : busyLanes & ~bit;
+        active = busyLanes != 0;
+        next.step(step, microBatch, tokens);
     }
+
+    /** Lanes whose current step has tokens (engine thread). */
+    private long busyLanes;
 
     @Override
     public long now() {

@@ -329,10 +329,11 @@ public final class ExpertServer implements AutoCloseable {
 
     /**
      * Collects (layer, micro-batch) from every member, each at its own newest step. While it
-     * waits it watches where the missing members are: one with a newest-step message for an
-     * earlier round restarted its step (another expert pod failed it) and cannot come here
-     * before this round times out, so it is set aside and the round is gathered again without
-     * it (null is returned; the messages that came are given back and taken again at once).
+     * waits it watches where the missing members are: one whose waiting message is for another
+     * round (it restarted its step because another expert pod failed it, or it still waits for a
+     * round of its previous step) cannot come here before this round times out, so it is set
+     * aside and the round is gathered again without it (null is returned; the messages that came
+     * are given back and taken again at once).
      */
     private ReceivedRound gather(int layer, int mb, Set<Integer> senders, boolean watch)
             throws ExecutionException, TimeoutException, InterruptedException {
@@ -352,10 +353,21 @@ public final class ExpertServer implements AutoCloseable {
                 Set<Integer> behind = new HashSet<>();
                 boolean newcomer = false;
                 Set<Integer> connected = node.inboundPeers();
+                Set<Integer> notSent = null;
                 for (Map.Entry<Integer, RoundKey> at : positions().entrySet()) {
                     RoundKey k = at.getValue();
-                    if (members.contains(at.getKey()) && before(k, layer, mb)) {
-                        behind.add(at.getKey());
+                    if (members.contains(at.getKey()) && (k.layer() != layer || k.microBatch() != mb)) {
+                        // A member that has not sent this round but has sent another is out of step
+                        // (it went back, or it was admitted while a round of its previous step was
+                        // still waiting here): it cannot send this round before this one times out.
+                        // A member that has sent this round may legitimately be at the next step's
+                        // first rounds already: its micro-batches run across step boundaries.
+                        if (notSent == null) {
+                            notSent = missingSenders(layer, mb);
+                        }
+                        if (notSent.contains(at.getKey())) {
+                            behind.add(at.getKey());
+                        }
                     } else if (!members.contains(at.getKey()) && connected.contains(at.getKey())) {
                         newcomer = true; // it can join this round, or must be answered on its own first
                     }
@@ -376,10 +388,21 @@ public final class ExpertServer implements AutoCloseable {
         }
     }
 
+    private Set<Integer> missingSenders(int layer, int mb) {
+        try {
+            return node.missingSenders(RoundKey.dispatch(ANY_STEP, layer, mb)).get(5, TimeUnit.SECONDS);
+        } catch (ExecutionException | TimeoutException e) {
+            return Set.of();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Set.of();
+        }
+    }
+
     private void setAside(Set<Integer> behind, int layer, int mb) {
         members.removeAll(behind);
         membersView = Set.copyOf(members);
-        LOG.log(Level.INFO, "attention nodes " + behind + " went back to an earlier round; layer " + layer
+        LOG.log(Level.INFO, "attention nodes " + behind + " are at another round (they went back, or wait for an earlier one); layer " + layer
                 + " micro-batch " + mb + " goes on without them and they rejoin when this pod gets there");
     }
 

@@ -138,11 +138,31 @@ public final class M2nExpertClient implements ExpertClient {
         nextRouting = routing;
     }
 
-    /** Applies a pending {@link #reroute} once no micro-batch is in flight (the start of a step). */
+    @Override
+    public void abandonRounds() {
+        for (Slot s : slots) {
+            s.step = -1; // no combine will be awaited; a routing switch waits for posted sends itself
+        }
+    }
+
+    @Override
+    public boolean wantsQuietStepBoundary() {
+        return nextRouting != null;
+    }
+
+    /**
+     * Applies a pending {@link #reroute} once no micro-batch is in flight: the start of a step
+     * after the engine let the pipeline drain ({@link #wantsQuietStepBoundary}).
+     */
     private void switchRoutingIfAsked() {
         Routing r = nextRouting;
         if (r == null) {
             return;
+        }
+        for (Slot s : slots) {
+            if (s.step != -1) {
+                return; // another micro-batch is still at the experts: at a later, quiet step start
+            }
         }
         nextRouting = null;
         for (Slot s : slots) {

@@ -14,11 +14,11 @@ class PipelineStatsTest {
     void emptyLockstepStepsDoNotDiluteTheRoundFigures() {
         PipelineStats stats = new PipelineStats(StepTrace.NONE);
         long before = System.nanoTime() - 1_000_000; // every phase below "took" at least 1 ms
-        stats.step(0, 0); // idle: an empty step keeping the experts' rounds going
+        stats.step(0, 0, 0); // idle: an empty step keeping the experts' rounds going
         stats.attention(0, 0, 0, before);
         stats.dispatch(0, 0, 0, before);
         stats.wait(0, 0, 0, before);
-        stats.step(1, 12);
+        stats.step(1, 0, 12);
         stats.attention(1, 0, 0, before);
         stats.dispatch(1, 0, 0, before);
         stats.wait(1, 0, 0, before);

@@ -5,7 +5,6 @@ import org.junit.jupiter.api.Test;
 import java.util.ArrayList;
 import java.util.List;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -153,17 +152,79 @@ class SchedulerTest {
         assertTrue(!s.hasWork());
     }
 
+    /** Runs lane {@code lane} of step {@code step}, "sampling" token 5 for every logits row. */
+    static StepPlan step(Scheduler s, int lane, long step) {
+        StepPlan plan = s.schedule(lane, step);
+        int rows = (int) plan.chunks().stream().filter(c -> c.logitsRow() >= 0).count();
+        int[] sampled = new int[rows];
+        java.util.Arrays.fill(sampled, 5);
+        s.update(plan, sampled);
+        return plan;
+    }
+
     @Test
-    void microBatchesAreBalancedByTokens() {
-        assertArrayEquals(new int[] {0, 5, 10}, Scheduler.split(10, 2));
-        assertArrayEquals(new int[] {0, 3, 6, 10}, Scheduler.split(10, 3));
-        assertArrayEquals(new int[] {0, 0, 1}, Scheduler.split(1, 2));
-        Scheduler s = new Scheduler(new SchedulerConfig(16, 4, 4, 3, 64), new BlockAllocator(16, 4), 100, 2);
-        s.submit(request("a", 7, 2, new Recorder()));
-        s.submit(request("b", 5, 2, new Recorder()));
-        StepPlan p = s.schedule();
-        assertEquals(3, p.numMicroBatches());
-        assertArrayEquals(new int[] {0, 4, 8, 12}, p.microBatches());
+    void newcomersAreSharedOutOverTheLanesAndStayInTheirLane() {
+        Scheduler s = new Scheduler(new SchedulerConfig(24, 12, 16, 3, 64), new BlockAllocator(64, 4), 100, 2);
+        for (int i = 0; i < 7; i++) {
+            s.submit(request("r" + i, 3, 4, new Recorder()));
+        }
+        // Lane budgets are 8 tokens and 4 sequences; shares of 7 over 3 lanes are 3, 3, 1.
+        List<List<String>> first = new ArrayList<>();
+        for (int lane = 0; lane < 3; lane++) {
+            StepPlan p = step(s, lane, 0);
+            assertEquals(lane, p.lane());
+            first.add(p.chunks().stream().map(c -> c.sequence().id()).toList());
+        }
+        assertEquals(List.of(List.of("r0", "r1", "r2"), List.of("r3", "r4", "r5"), List.of("r6")), first,
+                "shares of 7 over 3 lanes are 3, 3 and 1, in arrival order; a prompt that does not fit is chunked");
+        for (int lane = 0; lane < 3; lane++) {
+            StepPlan p = step(s, lane, 1);
+            List<String> ids = p.chunks().stream().map(c -> c.sequence().id()).toList();
+            assertEquals(first.get(lane), ids, "lane " + lane + " keeps its sequences");
+            assertTrue(p.batch().numTokens() <= 8);
+        }
+        int total = 0;
+        for (int lane = 0; lane < 3; lane++) {
+            total += step(s, lane, 2).chunks().size();
+        }
+        assertEquals(7, total, "every request runs in exactly one lane");
+    }
+
+    @Test
+    void aLaneCannotBeScheduledAgainBeforeItsResultsAreApplied() {
+        Scheduler s = new Scheduler(new SchedulerConfig(16, 4, 4, 2, 64), new BlockAllocator(16, 4), 100, 2);
+        s.submit(request("a", 3, 4, new Recorder()));
+        StepPlan p = s.schedule(0, 0);
+        assertThrows(IllegalStateException.class, () -> s.schedule(0, 1));
+        s.schedule(1, 0); // the other lane is independent
+        s.update(p, new int[] {5});
+        assertThrows(IllegalStateException.class, () -> s.update(p, new int[] {5}), "applied twice");
+        assertEquals(1, s.schedule(0, 1).chunks().size());
+        assertThrows(IllegalStateException.class, s::schedule, "a laned scheduler has no single-lane schedule()");
+    }
+
+    @Test
+    void anAbortWaitsForItsOwnLaneSoNoBlockMovesUnderAStepInFlight() {
+        BlockAllocator blocks = new BlockAllocator(16, 4);
+        Scheduler s = new Scheduler(new SchedulerConfig(16, 4, 4, 2, 64), blocks, 100, 2);
+        Recorder a = new Recorder();
+        Recorder b = new Recorder();
+        s.submit(request("a", 3, 8, a));
+        s.submit(request("b", 3, 8, b));
+        step(s, 0, 0);
+        StepPlan laneOne = s.schedule(1, 0); // "b" in flight in lane 1
+        assertEquals("b", laneOne.chunks().get(0).sequence().id());
+        int free = blocks.freeBlocks();
+        s.abort("b");
+        step(s, 0, 1); // lane 0's next step must not touch lane 1's sequence
+        assertEquals(null, b.error);
+        assertEquals(free, blocks.freeBlocks());
+        s.update(laneOne, new int[] {5});
+        s.schedule(1, 1); // lane 1's own turn ends it
+        assertTrue(b.error != null && b.error.getMessage().contains("aborted"));
+        assertEquals(free + 1, blocks.freeBlocks());
+        assertEquals(null, a.error);
+        assertEquals(0, s.pendingAborts());
     }
 
     @Test
