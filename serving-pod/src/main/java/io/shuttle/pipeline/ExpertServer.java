@@ -340,6 +340,7 @@ public final class ExpertServer implements AutoCloseable {
         CompletableFuture<ReceivedRound> f =
                 node.collectLatest(MessageKind.DISPATCH, layer, mb, Set.copyOf(senders), roundTimeout);
         long deadline = System.nanoTime() + roundTimeout.toNanos() + 1_000_000_000L;
+        SpinWait.spin(f, SpinWait.SPIN_NANOS);
         while (true) {
             try {
                 return f.get(20, TimeUnit.MILLISECONDS);

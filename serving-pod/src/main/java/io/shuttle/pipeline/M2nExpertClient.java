@@ -309,6 +309,7 @@ public final class M2nExpertClient implements ExpertClient {
     }
 
     private <T> T await(CompletableFuture<T> f, String what) {
+        SpinWait.spin(f, SpinWait.SPIN_NANOS);
         try {
             return f.get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
