@@ -208,7 +208,7 @@ public final class M2nNode implements AutoCloseable {
                     o.length()));
         }
         SendRound r = new SendRound(round, messages.size(), now() + config.sendTimeout().toNanos(),
-                inflightSends, core.collector.handoff);
+                inflightSends);
         if (messages.isEmpty()) {
             return r.future;
         }
@@ -397,13 +397,6 @@ public final class M2nNode implements AutoCloseable {
                 }
                 if (any) {
                     lastActivity = now;
-                    if (core.collector.handoff.take()) {
-                        // A caller blocked on a round was woken. On a core of its own the loop may be
-                        // yielding only every 256th poll; the woken thread should not wait for that
-                        // (a pinned pod's compute thread shares this core: measured T_c below).
-                        Thread.yield();
-                        yieldMask = YIELD_OFTEN_MASK;
-                    }
                     continue;
                 }
                 long idle = now - lastActivity;

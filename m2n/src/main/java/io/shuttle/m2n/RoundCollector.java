@@ -40,8 +40,6 @@ final class RoundCollector {
         }
     }
 
-    /** Completions that woke a blocked caller (the progress loop hands the core over). */
-    final Handoff handoff = new Handoff();
     private final Map<RoundKey, Pending> pending = new HashMap<>();
     private final Map<RoundKey, Map<Integer, Message>> unclaimed = new HashMap<>();
     private final long unclaimedTtlNanos;
@@ -327,7 +325,6 @@ final class RoundCollector {
             return false;
         }
         pending.remove(p.key);
-        handoff.completing(p.future);
         if (!p.future.complete(new ReceivedRound(p.key, p.received))) {
             p.received.values().forEach(Message::close); // the caller gave up on the future
         }

@@ -13,12 +13,10 @@ final class SendRound {
     final CompletableFuture<Void> future = new CompletableFuture<>();
     final long deadline;
     private final AtomicInteger inflightCounter;
-    private final Handoff handoff;
     private int remaining;
     private final Object[] pendingPeers; // Link or InetSocketAddress, formatted only on failure
 
-    SendRound(RoundKey key, int messages, long deadline, AtomicInteger inflightCounter, Handoff handoff) {
-        this.handoff = handoff;
+    SendRound(RoundKey key, int messages, long deadline, AtomicInteger inflightCounter) {
         this.key = key;
         this.remaining = messages;
         this.deadline = deadline;
@@ -52,7 +50,6 @@ final class SendRound {
         if (status != M2nStatus.OK) {
             future.completeExceptionally(new M2nException(status, describe(peer), key, detail));
         } else if (remaining == 0) {
-            handoff.completing(future);
             future.complete(null);
         }
     }
