@@ -48,7 +48,7 @@ final class TracePlotCommand implements Callable<Integer> {
             "expert compute", new Color(0x55A868), "combine", new Color(0xC44E52), "wait attention", new Color(0xE5E5E5),
             "lm_head", new Color(0x8172B3));
 
-    record Event(String process, int lane, String cat, double start, double dur, String label) {
+    record Event(String process, int lane, String cat, double start, double dur, String label, boolean otherStep) {
     }
 
     @Override
@@ -84,10 +84,28 @@ final class TracePlotCommand implements Callable<Integer> {
             double d = e.get("dur").asDouble();
             t0 = Math.min(t0, s);
             t1 = Math.max(t1, s + d);
-            picked.add(new Event(proc, lanes.get(lane), e.path("cat").asText(), s, d, e.path("name").asText()));
+            picked.add(new Event(proc, lanes.get(lane), e.path("cat").asText(), s, d, e.path("name").asText(), false));
         }
         if (picked.isEmpty()) {
             throw new IllegalArgumentException("step " + chosen + " is not in " + in);
+        }
+        // Micro-batches run across step boundaries: the neighbouring steps' phases inside this
+        // step's window are drawn too, paler, so the overlap (and what is left idle) shows.
+        for (JsonNode e : spans) {
+            long st = e.path("args").path("step").asLong();
+            double s = e.get("ts").asDouble();
+            double d = e.get("dur").asDouble();
+            if (st == chosen || s + d <= t0 || s >= t1) {
+                continue;
+            }
+            String proc = names.getOrDefault(e.get("pid").asInt(), "pid " + e.get("pid").asInt());
+            String lane = proc + "  mb " + e.path("args").path("micro_batch").asInt();
+            if (!lanes.containsKey(lane)) {
+                continue;
+            }
+            double from = Math.max(s, t0);
+            double to = Math.min(s + d, t1);
+            picked.add(new Event(proc, lanes.get(lane), e.path("cat").asText(), from, to - from, e.path("name").asText(), true));
         }
         draw(picked, new ArrayList<>(lanes.keySet()), t0, t1, chosen);
         spec.commandLine().getOut().printf("wrote %s: step %d, %.2f ms, %d lanes%n", out, chosen, (t1 - t0) / 1e3, lanes.size());
@@ -107,7 +125,8 @@ final class TracePlotCommand implements Callable<Integer> {
         g.fillRect(0, 0, width, height);
         g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
         g.setColor(Color.BLACK);
-        g.drawString(String.format("step %d: %.2f ms", chosen, (t1 - t0) / 1e3), 10, 20);
+        g.drawString(String.format("step %d: %.2f ms (paler: the steps before and after, inside this window)", chosen,
+                (t1 - t0) / 1e3), 10, 20);
         double scale = (width - left - 20) / Math.max(1, t1 - t0);
         for (int i = 0; i < lanes.size(); i++) {
             g.setColor(Color.BLACK);
@@ -117,7 +136,9 @@ final class TracePlotCommand implements Callable<Integer> {
             int x = left + (int) ((e.start() - t0) * scale);
             int w = Math.max(1, (int) (e.dur() * scale));
             int y = top + e.lane() * laneH + 3;
-            g.setColor(COLORS.getOrDefault(e.cat(), Color.GRAY));
+            Color c = COLORS.getOrDefault(e.cat(), Color.GRAY);
+            g.setColor(e.otherStep() ? new Color((c.getRed() + 2 * 255) / 3, (c.getGreen() + 2 * 255) / 3,
+                    (c.getBlue() + 2 * 255) / 3) : c);
             g.fillRect(x, y, w, laneH - 6);
             g.setColor(Color.DARK_GRAY);
             g.setStroke(new BasicStroke(0.5f));
