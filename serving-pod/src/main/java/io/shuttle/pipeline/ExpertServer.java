@@ -77,6 +77,8 @@ public final class ExpertServer implements AutoCloseable {
     private final int hidden;
     private final int topK;
     private final Duration roundTimeout;
+    /** The serving thread's wait for rounds: yields before blocking, adapted to recent rounds. */
+    private final SpinWait spinWait = new SpinWait();
     private final Arena arena = Arena.ofShared();
     private ExpertStage stage;
     private int capacity;
@@ -340,10 +342,12 @@ public final class ExpertServer implements AutoCloseable {
         CompletableFuture<ReceivedRound> f =
                 node.collectLatest(MessageKind.DISPATCH, layer, mb, Set.copyOf(senders), roundTimeout);
         long deadline = System.nanoTime() + roundTimeout.toNanos() + 1_000_000_000L;
-        SpinWait.spin(f, SpinWait.SPIN_NANOS);
+        long start = spinWait.begin(f);
         while (true) {
             try {
-                return f.get(20, TimeUnit.MILLISECONDS);
+                ReceivedRound round = f.get(20, TimeUnit.MILLISECONDS);
+                spinWait.end(start);
+                return round;
             } catch (TimeoutException e) {
                 if (System.nanoTime() > deadline) {
                     throw e;

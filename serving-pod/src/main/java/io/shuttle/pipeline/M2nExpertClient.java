@@ -65,6 +65,8 @@ public final class M2nExpertClient implements ExpertClient {
     private final Arena arena = Arena.ofShared();
     private final MemorySegment staging;
     private final int maxRows;
+    /** The compute thread's wait for replies: yields before blocking, adapted to recent rounds. */
+    private final SpinWait spinWait = new SpinWait();
     private volatile boolean othersBusy;
 
     /** What one in-flight micro-batch needs until its combine arrives. */
@@ -309,9 +311,11 @@ public final class M2nExpertClient implements ExpertClient {
     }
 
     private <T> T await(CompletableFuture<T> f, String what) {
-        SpinWait.spin(f, SpinWait.SPIN_NANOS);
+        long start = spinWait.begin(f);
         try {
-            return f.get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+            T result = f.get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+            spinWait.end(start);
+            return result;
         } catch (ExecutionException e) {
             lastRoundNanos = 0;
             Throwable cause = e.getCause();
