@@ -402,6 +402,8 @@ class CpuBackendParityTest {
         attentionCase(new Random(12), 8, 4, 64, 16); // the small model's decode shape
         attentionCase(new Random(13), 4, 2, 64, 5);  // heads of four vectors on AVX-512 (registers-held path), odd block size
         attentionCase(new Random(14), 6, 2, 32, 16); // heads of four vectors on AVX2, a head pair and a single head
+        attentionCase(new Random(15), 6, 2, 64, 7);  // heads of eight vectors on AVX2 (one at a time in registers), pair and single, odd blocks
+        attentionCase(new Random(16), 6, 2, 128, 16); // heads of eight vectors on AVX-512 (Mixtral's 128)
     }
 
     private void attentionCase(Random rnd, int numHeads, int numKvHeads, int headDim, int blockSize) {
