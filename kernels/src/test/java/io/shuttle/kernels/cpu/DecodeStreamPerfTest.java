@@ -31,7 +31,7 @@ class DecodeStreamPerfTest {
         int threads = Integer.getInteger("perf.threads", 2);
         int f = Integer.getInteger("perf.intermediate", 768);
         int h = 512;
-        int experts = 64;
+        int experts = Integer.getInteger("perf.experts", 64);
         Random rnd = new Random(1);
         try (CpuBackend cpu = new CpuBackend(threads)) {
             Tensor[][] packed = new Tensor[experts][];
