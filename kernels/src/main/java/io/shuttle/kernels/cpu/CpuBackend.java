@@ -32,6 +32,7 @@ public final class CpuBackend extends HostBackend {
     private final MatmulPacked packed = new MatmulPacked();
     /** Holds the packed copies of linear weights ({@link #prepareLinear}) until {@link #close}. */
     private final Arena weightArena = Arena.ofShared();
+    private final WeightSlabs weightSlabs = new WeightSlabs(weightArena);
     private final Tensor[] oneWeight = new Tensor[1];
     private final Tensor[] oneOut = new Tensor[1];
     private final RmsNorm rmsNorm = new RmsNorm();
@@ -83,7 +84,7 @@ public final class CpuBackend extends HostBackend {
     /** BF16 matrices of at least one group of outputs are repacked ({@link PackedBf16}); anything else is used in place. */
     @Override
     public synchronized Tensor prepareLinear(Tensor hostWeight) {
-        return PackedBf16.worthPacking(hostWeight) ? PackedBf16.pack(hostWeight, weightArena) : hostWeight;
+        return PackedBf16.worthPacking(hostWeight) ? PackedBf16.pack(hostWeight, weightSlabs) : hostWeight;
     }
 
     @Override

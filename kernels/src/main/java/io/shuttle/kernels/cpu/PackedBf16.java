@@ -3,7 +3,6 @@ package io.shuttle.kernels.cpu;
 import io.shuttle.kernels.DType;
 import io.shuttle.kernels.Tensor;
 
-import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 
 import static io.shuttle.kernels.cpu.Simd.I32;
@@ -59,12 +58,12 @@ final class PackedBf16 {
                 && w.dim(1) >= 1;
     }
 
-    /** A packed copy of {@code w} (BF16 {@code [m, k]}, row-major) in memory from {@code arena}. */
-    static Tensor pack(Tensor w, Arena arena) {
+    /** A packed copy of {@code w} (BF16 {@code [m, k]}, row-major) in memory from {@code slabs}. */
+    static Tensor pack(Tensor w, WeightSlabs slabs) {
         int m = Math.toIntExact(w.dim(0));
         int k = Math.toIntExact(w.dim(1));
         PackedBf16 p = new PackedBf16(m, k);
-        MemorySegment dst = arena.allocate(p.groupBytes() * p.groups, 64); // zeroed: padding stays 0
+        MemorySegment dst = slabs.allocate(p.groupBytes() * p.groups); // zeroed: padding stays 0
         MemorySegment src = w.data();
         int fullPairs = k / 2;
         long rowBytes = 2L * k;
