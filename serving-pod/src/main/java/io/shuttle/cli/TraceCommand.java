@@ -4,6 +4,6 @@ import picocli.CommandLine.Command;
 
 /** {@code shuttle trace ...}: tools for pipeline traces. */
 @Command(name = "trace", mixinStandardHelpOptions = true, description = "Pipeline trace tools.",
-        subcommands = {TracePlotCommand.class})
+        subcommands = {TracePlotCommand.class, TraceStatsCommand.class})
 final class TraceCommand {
 }

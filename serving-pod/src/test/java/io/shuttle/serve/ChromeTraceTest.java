@@ -40,6 +40,34 @@ class ChromeTraceTest {
         assertEquals(1, countCategory(all, "combine"));
     }
 
+    /**
+     * Two processes' files must agree on when one instant happened: the hand-offs between pools
+     * are differences of their timestamps. Traces opened at different moments (their clocks
+     * read apart) stamp the same nanoTime within a few µs of each other.
+     */
+    @Test
+    void tracesOpenedAtDifferentMomentsAgreeOnAnInstant(@TempDir Path dir) throws Exception {
+        double worst = 0;
+        for (int i = 0; i < 20; i++) {
+            long instant = System.nanoTime();
+            Path a = dir.resolve("a" + i + ".json");
+            Path b = dir.resolve("b" + i + ".json");
+            try (ChromeTrace first = new ChromeTrace(a, "attention-0", 10)) {
+                Thread.sleep(java.time.Duration.ofNanos(300_000 + 37_000L * i)); // the second opens a fraction of a millisecond later
+                try (ChromeTrace second = new ChromeTrace(b, "expert-0", 10)) {
+                    first.phase("combine", 1, 0, 0, instant, instant + 1000);
+                    second.phase("combine", 1, 0, 0, instant, instant + 1000);
+                }
+            }
+            double ta = new ObjectMapper().readTree(a.toFile()).get(1).get("ts").asDouble();
+            double tb = new ObjectMapper().readTree(b.toFile()).get(1).get("ts").asDouble();
+            worst = Math.max(worst, Math.abs(ta - tb));
+        }
+        // Whole milliseconds (the old clock reading) were off by up to 1,000 µs; allow for the
+        // wall clock being stepped or slewed between the two readings.
+        org.junit.jupiter.api.Assertions.assertTrue(worst < 50, "same instant " + worst + " µs apart");
+    }
+
     private static int countCategory(JsonNode all, String cat) {
         int n = 0;
         for (JsonNode e : all) {
