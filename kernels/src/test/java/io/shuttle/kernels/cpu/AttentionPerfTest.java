@@ -27,7 +27,7 @@ import static io.shuttle.kernels.Fixtures.shuffledBlocks;
  * both see the same machine load; the report is µs per call and effective GB/s of K/V read. Each call
  * reads a different copy of the cache (together at least {@code perf.kvmb} MB, default 16, above
  * L2) so that K/V come from L3 or memory as they do between layers of a real decode step.
- * {@code perf.n} and {@code perf.ctx} (comma-separated) select the cases, {@code perf.rounds}
+ * {@code perf.n} and {@code perf.ctx} (comma-separated) select the cases, {@code perf.headDim} the head size (default 64), {@code perf.rounds}
  * the number of interleaved rounds (default 3).
  */
 @Tag("perf")
@@ -35,7 +35,7 @@ class AttentionPerfTest {
 
     private static final int HEADS = 8;
     private static final int KV_HEADS = 4;
-    private static final int HEAD_DIM = 64;
+    private static final int HEAD_DIM = Integer.getInteger("perf.headDim", 64);
     private static final int BLOCK = 16;
     private static final ThreadMXBean THREAD_CPU = ManagementFactory.getThreadMXBean();
 
