@@ -414,7 +414,7 @@ public final class M2nNode implements AutoCloseable {
                 // (someone else ran) returns it to every fourth: 4 KiB rounds 3.7 against 4.0 µs
                 // (five interleaved runs each); M = N = 2 at 256 KiB, 4 processes on 2 cores,
                 // 16.0 against 14.3 GB/s.
-                if (idle < (core.expectingTraffic() ? activeSpinNanos : idleSpinNanos)) {
+                if (idle < (core.expectingTraffic(now, activeSpinNanos) ? activeSpinNanos : idleSpinNanos)) {
                     if ((++idlePolls & yieldMask) == 0) {
                         Thread.yield();
                         // Yield often only while it hands the core to someone. A yield with nothing
@@ -497,9 +497,9 @@ public final class M2nNode implements AutoCloseable {
             return dead;
         }
 
-        /** True while something should arrive soon: a round being collected, sends or connects pending. */
-        boolean expectingTraffic() {
-            return collector.collecting() || inflightSends.get() > 0 || !connecting.isEmpty();
+        /** A reply or a send completion is due soon: a round opened within the window, a send in flight, a link being made. */
+        boolean expectingTraffic(long now, long windowNanos) {
+            return collector.collectingRecently(now, windowNanos) || inflightSends.get() > 0 || !connecting.isEmpty();
         }
 
         void send(SendRound r, List<Outgoing> messages, List<MessageHeader> headers) {

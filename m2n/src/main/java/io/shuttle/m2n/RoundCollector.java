@@ -19,6 +19,9 @@ import java.util.concurrent.TimeUnit;
 final class RoundCollector {
     private static final System.Logger LOG = System.getLogger(RoundCollector.class.getName());
 
+    /** When the newest round collection began (System.nanoTime); progress thread only. */
+    private long lastCollectNanos;
+
     private static final class Pending {
         final RoundKey key;
         final Set<Integer> expected;
@@ -102,6 +105,7 @@ final class RoundCollector {
             }
         }
         pending.put(key, p);
+        lastCollectNanos = System.nanoTime();
         if (completeIfDone(p) || deadSenders.isEmpty()) {
             return;
         }
@@ -145,6 +149,7 @@ final class RoundCollector {
             }
         }
         pending.put(key, p);
+        lastCollectNanos = System.nanoTime();
         if (completeIfDone(p) || deadSenders.isEmpty()) {
             return;
         }
@@ -300,6 +305,16 @@ final class RoundCollector {
     /** True while some round is being collected (its messages are expected). */
     boolean collecting() {
         return !pending.isEmpty();
+    }
+
+    /**
+     * True while some round is being collected and the newest collection began less than
+     * {@code windowNanos} before {@code now}: a reply is due soon. A collection that has waited
+     * longer (an idle deployment: an expert pod always has its next round open) is not a reason
+     * to poll, or an idle pod would poll after every housekeeping wake-up.
+     */
+    boolean collectingRecently(long now, long windowNanos) {
+        return !pending.isEmpty() && now - lastCollectNanos < windowNanos;
     }
 
     /** Nanoseconds until the earliest round deadline (or {@code cap}). */

@@ -60,11 +60,14 @@ public final class ServeCommand implements Callable<Integer> {
     @Option(names = "--trace", description = "Write a Chrome/Perfetto trace of the pipeline (attention pods).")
     Path trace;
 
-    // CPU pods: the compute thread needs the core the progress thread would poll on (measured:
-    // m = 2 pipeline 1.47× over m = 1 with 0, 1.08× with M2N's 2 ms default, pinned 2-core machine),
-    // and a polling thread that yields waits out the compute thread's time slice (PodSettings).
-    @Option(names = "--m2n-active-spin-us", defaultValue = "${env:SHUTTLE_M2N_ACTIVE_SPIN_US:-0}",
-            description = "Longest M2N progress-thread polling before it blocks on the event fd, idle or while a reply is expected, in µs (default: ${DEFAULT-VALUE}; -1 = M2N's own defaults).")
+    // Polling 2 ms while a reply is expected (50 µs when idle) beats blocking at once now that the
+    // progress loop yields the core as soon as someone else wants it (M2nNode): pinned 2-core
+    // pipeline on the Zen 5 VM, m = 2 at 4,167-4,780 tok/s (1.86-1.92× m = 1) against 2,436-3,564
+    // (0.98-1.55×) with 0, where every hand-off paid system calls (a wake-up signal, poll) that
+    // cost tens of µs each on that VM (docs/BENCHMARKS.md). The idle spin stays short so an idle
+    // pod costs little. (On the first Intel VM, before the adaptive yield, 0 was the better choice.)
+    @Option(names = "--m2n-active-spin-us", defaultValue = "${env:SHUTTLE_M2N_ACTIVE_SPIN_US:-2000}",
+            description = "Longest M2N progress-thread polling before it blocks on the event fd while a reply is expected, in µs; the idle polling is at most 50 µs and never longer than this (default: ${DEFAULT-VALUE}; 0 = block at once; -1 = M2N's own defaults).")
     long activeSpinMicros;
 
     @Option(names = "--parent-pid", description = "Exit when this process exits (used by shuttle local).")

@@ -80,12 +80,12 @@ public record PodSettings(Role role, Path model, Path plan, int ordinal, byte[] 
         if (m2nActiveSpinMicros < 0) {
             return c;
         }
-        // The limit covers the idle spin too: a progress thread that polls (and yields) on a core
-        // a compute thread needs loses that core until the compute thread's time slice ends (up to
-        // a scheduler tick, 4 ms at HZ=250), and a message arriving meanwhile waits as long. One
-        // that blocks on the event fd is woken when the message arrives. Measured (perf sched,
-        // pinned m = 2 pipeline): progress threads' scheduling delay 1.0–1.3 ms with the 50 µs
-        // idle spin, 0.05–0.27 ms with none; m = 1 T_c 0.16–0.29 ms instead of 0.69–0.78 ms.
+        // The limit covers the idle spin too (0 blocks at once, idle or not). History: when the
+        // progress loop yielded on every poll, a polling thread on a core the compute thread needed
+        // lost that core until the compute thread's time slice ended (perf sched, pinned m = 2:
+        // scheduling delay 1.0–1.3 ms with the 50 µs idle spin, 0.05–0.27 ms with none), so pods
+        // defaulted to 0. The loop now yields only while that hands the core over, and the pods'
+        // default is 2 ms while a reply is expected (ServeCommand).
         java.time.Duration limit = java.time.Duration.ofNanos(m2nActiveSpinMicros * 1000);
         return c.withActiveSpin(limit).withSpin(limit.compareTo(c.spin()) < 0 ? limit : c.spin());
     }
