@@ -1,7 +1,6 @@
 package io.shuttle.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -53,7 +52,7 @@ final class TracePlotCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        JsonNode events = new ObjectMapper().readTree(in.toFile());
+        JsonNode events = TraceStatsCommand.readTrace(in);
         Map<Integer, String> names = new TreeMap<>();
         List<JsonNode> spans = new ArrayList<>();
         for (JsonNode e : events) {

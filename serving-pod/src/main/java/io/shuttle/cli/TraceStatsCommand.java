@@ -71,8 +71,7 @@ final class TraceStatsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        JsonNode events = new ObjectMapper().readTree(in.toFile());
-        Stats s = analyse(events, fromStep);
+        Stats s = analyse(readTrace(in), fromStep);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             ObjectMapper m = new ObjectMapper();
@@ -92,6 +91,16 @@ final class TraceStatsCommand implements Callable<Integer> {
         }
         out.flush();
         return 0;
+    }
+
+    /** A trace file's JSON, or an error naming the file when it is not one. */
+    static JsonNode readTrace(Path file) throws java.io.IOException {
+        try {
+            return new ObjectMapper().readTree(file.toFile());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalArgumentException(file + " is not a trace written by --trace (not JSON: "
+                    + e.getOriginalMessage() + ")");
+        }
     }
 
     private static void row(PrintWriter out, String name, Summary v) {

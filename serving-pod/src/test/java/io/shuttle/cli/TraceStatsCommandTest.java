@@ -76,4 +76,12 @@ class TraceStatsCommandTest {
         assertTrue(e.getMessage().contains("--trace"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> TraceStatsCommand.analyse(trace(), 9));
     }
+
+    @Test
+    void aFileThatIsNotJsonIsNamedInTheError(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path bad = dir.resolve("bad.json");
+        java.nio.file.Files.writeString(bad, "not json");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> TraceStatsCommand.readTrace(bad));
+        assertTrue(e.getMessage().startsWith(bad + " is not a trace written by --trace"), e.getMessage());
+    }
 }
