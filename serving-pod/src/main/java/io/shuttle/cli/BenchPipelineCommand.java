@@ -4,10 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.shuttle.kernels.DType;
 import io.shuttle.model.Checkpoint;
-import io.shuttle.model.init.CheckpointGenerator;
-import io.shuttle.model.init.Preset;
 import io.shuttle.serve.LocalCluster;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -19,7 +16,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -43,8 +39,14 @@ final class BenchPipelineCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--model", paramLabel = "DIR",
-            description = "Checkpoint (default: a generated model whose attention and expert work per token are equal).")
+            description = "Checkpoint (default: a generated model whose intermediate_size makes the expert pod's time per"
+                    + " decode step equal the attention pod's, from a first run of the pods on this machine at the benchmark's batch and 2 micro-batches).")
     Path model;
+
+    /** The micro-batch count the default model is balanced for: the one the targets name. */
+    private static final int BALANCE_MICRO_BATCHES = 2;
+    /** Measured windows of the balancing run. */
+    private static final int BALANCE_SAMPLES = 5;
 
     @Option(names = "--attention", defaultValue = "1", description = "Attention processes (default: ${DEFAULT-VALUE}).")
     int attention;
@@ -89,7 +91,8 @@ final class BenchPipelineCommand implements Callable<Integer> {
         if (batch < 1 || steps < 1 || promptTokens < 1 || repeat < 1 || warmupSeconds < 0) {
             throw new IllegalArgumentException("--batch, --steps, --prompt-tokens and --repeat must be ≥ 1, --warmup-seconds ≥ 0");
         }
-        Path dir = model != null ? model : balancedModel(out);
+        PrintWriter log = spec.commandLine().getErr(); // progress: --json output stays one object per line
+        Path dir = model != null ? model : PipelineBalance.model(PipelineBalance.START_INTERMEDIATE, log);
         int numExperts;
         int vocab;
         try (Checkpoint ckpt = Checkpoint.open(dir)) {
@@ -102,6 +105,25 @@ final class BenchPipelineCommand implements Callable<Integer> {
         // the defaults, a quarter of a 32-step request's time) and the request's set-up cancel out.
         String body = requestBody(vocab, PREFIX_STEPS + steps);
         String warmBody = requestBody(vocab, PREFIX_STEPS);
+        if (model == null) {
+            // The default model: balanced by a run of the pods themselves (PipelineBalance).
+            int m = BALANCE_MICRO_BATCHES;
+            // Five windows of one warmed-up cluster, the median of each busy time: single windows
+            // on this VM put the same FFN at 9.4 or 14.7 ms per step.
+            List<PipelineBalance.StepBusy> windows = new ArrayList<>();
+            for (Map<String, Object> row : measure(dir, numExperts, m, body, warmBody, Double.NaN, warmupSeconds,
+                    BALANCE_SAMPLES)) {
+                windows.add(stepBusy(row, m));
+            }
+            PipelineBalance.StepBusy busy = PipelineBalance.StepBusy.median(windows);
+            int chosen = PipelineBalance.balancedIntermediate(PipelineBalance.START_INTERMEDIATE, busy);
+            log.printf("balance: at intermediate_size %d, m = %d, batch %d the attention pod is busy %.0f µs per decode step,"
+                            + " the expert pod %.0f µs in the expert FFN and %.0f µs otherwise: intermediate_size %d%n",
+                    PipelineBalance.START_INTERMEDIATE, m, batch, busy.attentionMicros(), busy.expertFfnMicros(),
+                    busy.expertOtherMicros(), chosen);
+            log.flush();
+            dir = PipelineBalance.model(chosen, log);
+        }
         if (!json) {
             out.printf("model %s, %d attention + %d expert processes (%s), batch %d, %d decode steps, %d run(s)%n",
                     dir, attention, experts, noPin ? "not pinned" : "one core each", batch, steps, repeat);
@@ -118,7 +140,7 @@ final class BenchPipelineCommand implements Callable<Integer> {
             double baseline = 0;
             double tc = Double.NaN;
             for (int i = 0; i < microBatches.length; i++) {
-                Map<String, Object> row = measure(dir, numExperts, microBatches[i], body, warmBody, tc);
+                Map<String, Object> row = measure(dir, numExperts, microBatches[i], body, warmBody, tc, warmupSeconds);
                 double tokensPerS = (double) row.get("tokens_per_s");
                 if (i == 0) {
                     baseline = tokensPerS;
@@ -190,8 +212,14 @@ final class BenchPipelineCommand implements Callable<Integer> {
      * attention pod's send call returns, so the wait alone can be shorter than T_e); other
      * runs report {@code tcFromFirst}.
      */
-    private Map<String, Object> measure(Path dir, int numExperts, int m, String body, String warmBody, double tcFromFirst)
-            throws Exception {
+    private Map<String, Object> measure(Path dir, int numExperts, int m, String body, String warmBody, double tcFromFirst,
+                                        int warmupLimitSeconds) throws Exception {
+        return measure(dir, numExperts, m, body, warmBody, tcFromFirst, warmupLimitSeconds, 1).get(0);
+    }
+
+    /** As above, {@code samples} measured windows of the same warmed-up cluster. */
+    private List<Map<String, Object>> measure(Path dir, int numExperts, int m, String body, String warmBody,
+                                              double tcFromFirst, int warmupLimitSeconds, int samples) throws Exception {
         // Admit the whole batch at once and prefill it in one step: with the cluster's defaults (64
         // running requests, 256 tokens a step) a larger --batch would decode in waves, or its
         // prefill would outlast the 8-step prefix request, and the decode-only difference below
@@ -200,20 +228,22 @@ final class BenchPipelineCommand implements Callable<Integer> {
                 0, Math.max(64, batch), 1024,
                 Math.max(LocalCluster.Spec.DEFAULT_MAX_BATCH_TOKENS, batch * promptTokens));
         try (LocalCluster cluster = LocalCluster.start(clusterSpec, Duration.ofSeconds(120))) {
-            double warmup = warmUp(cluster, body);
+            double warmup = warmUp(cluster, body, warmupLimitSeconds);
+            List<Map<String, Object>> rows = new ArrayList<>();
             // The figures are differences of two requests; a hiccup in either (a deoptimisation, a
             // neighbour on the host) can invert one. Such a window is measured again, up to 3 times.
-            for (int attempt = 1; ; attempt++) {
+            for (int attempt = 1; rows.size() < samples; attempt++) {
                 try {
                     Map<String, Object> row = measureOnce(cluster, m, body, warmBody, tcFromFirst);
                     row.put("warmup_s", round1(warmup));
-                    return row;
+                    rows.add(row);
                 } catch (NoisyWindowException e) {
-                    if (attempt == 3) {
-                        throw new IllegalStateException(e.getMessage() + " (3 attempts)");
+                    if (attempt >= samples + 2) {
+                        throw new IllegalStateException(e.getMessage() + " (" + attempt + " attempts)");
                     }
                 }
             }
+            return rows;
         }
     }
 
@@ -273,6 +303,15 @@ final class BenchPipelineCommand implements Callable<Integer> {
 
     private static final int PREFIX_STEPS = 8;
 
+    /** Each pod's busy time per decode step in a measured row (at {@code m} micro-batches). */
+    private PipelineBalance.StepBusy stepBusy(Map<String, Object> row, int m) {
+        double stepMicros = batch / (double) row.get("tokens_per_s") * 1e6;
+        double attentionBusy = stepMicros * (1 - (double) row.get("idle_attention"));
+        double expertBusy = stepMicros * (1 - (double) row.get("idle_experts"));
+        double ffn = (double) row.get("t_e_us") * numLayers * m; // every round has rows at these batches
+        return new PipelineBalance.StepBusy(attentionBusy, ffn, Math.max(0, expertBusy - ffn));
+    }
+
     /**
      * Runs the measured request until it is in steady state: its last three wall times within 5 %
      * of each other (at least three runs) and neither pod's JIT busy during the last one (its
@@ -284,9 +323,9 @@ final class BenchPipelineCommand implements Callable<Integer> {
      * was still compiling: the same cluster then ran m = 2 at 1,685 or 3,442 tok/s. Returns the
      * warm-up's seconds.
      */
-    private double warmUp(LocalCluster cluster, String body) throws Exception {
+    private double warmUp(LocalCluster cluster, String body, int limitSeconds) throws Exception {
         long start = System.nanoTime();
-        long deadline = start + Duration.ofSeconds(warmupSeconds).toNanos();
+        long deadline = start + Duration.ofSeconds(limitSeconds).toNanos();
         double[] last = new double[3];
         long jit = jitMillis(cluster);
         for (int n = 0; ; n++) {
@@ -355,29 +394,5 @@ final class BenchPipelineCommand implements Callable<Integer> {
 
     private static double round3(double v) {
         return Math.round(v * 1000) / 1000.0;
-    }
-
-    /**
-     * The default model: the small preset (hidden 512, GQA 8/4 heads of 64, 8 experts top-2)
-     * with intermediate_size 256 and a vocabulary of 2,048. Per token the experts' multiply-adds
-     * (top-2 × 3 × 512 × 256 = 786k per layer) equal attention's projections (q and o 512×512, k
-     * and v 256×512 = 786k per layer), and lm_head (2,048 × 512 = 1M) is 17 % of the attention
-     * side's work, as in Mixtral-8x7B (32,000 × 4,096 against 32 layers × 4,096 × 6,144: 16 %).
-     * The small preset's own 8,192-word lm_head would be 40 % of it: work between steps that no
-     * micro-batching overlaps, so the two sides would not be balanced. With short prompts the
-     * attention over the cache is small, so T_a ≈ T_e at any batch size.
-     */
-    private static Path balancedModel(PrintWriter out) throws Exception {
-        Path dir = ShuttlePaths.cacheDir().resolve("models").resolve("pipeline-bench-v2-seed1");
-        if (!Files.exists(dir.resolve("model.safetensors"))) {
-            out.println("generating the pipeline benchmark model into " + dir
-                    + " (small preset with intermediate_size 256 and vocab 2048: equal attention and expert work per token)");
-            out.flush();
-            Preset p = Preset.small().toBuilder().name("pipeline-bench").intermediateSize(256).vocabSize(2048).build();
-            Path partial = dir.resolveSibling(dir.getFileName() + ".partial");
-            CheckpointGenerator.write(p.config(), 1, DType.BF16, partial);
-            Files.move(partial, dir);
-        }
-        return dir;
     }
 }

@@ -1,0 +1,103 @@
+package io.shuttle.cli;
+
+import io.shuttle.kernels.DType;
+import io.shuttle.model.init.CheckpointGenerator;
+import io.shuttle.model.init.Preset;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The pipeline benchmark's default model, balanced on this machine. The balance that matters is
+ * per decode step: the attention pod's busy time (every layer's attention and dispatch, plus
+ * lm_head, sampling and scheduling, which no micro-batching overlaps with expert work of the same
+ * lane) against the expert pod's (every layer's expert FFN and combine). Counting multiply-adds
+ * (the first default) got it wrong by 1.5-2x: CPUs run the expert GEMM and the attention side's
+ * smaller, more varied kernels at different rates, and the two pods' compute threads share their
+ * cores with their progress threads.
+ *
+ * <p>How: the benchmark first runs its own pods at m = 2 on the model with
+ * {@link #START_INTERMEDIATE} (multiply-adds balanced), reads each pod's busy time per step and
+ * the expert FFN's share of it, and scales {@code intermediate_size} so the FFN fills the
+ * attention pod's busy time less the expert pod's other work. The FFN's time is linear in the
+ * intermediate size through zero (its weights and multiply-adds are; measured 9.4 and 18.2-18.8
+ * ms per step at 256 and 512 on the Zen 4 VM). An in-process timing of both halves on one thread
+ * was tried first: there the expert weights evict the attention weights from the shared caches,
+ * and the attention side came out 20 % slower than in its own pod, so the choice overshot.
+ */
+final class PipelineBalance {
+    /** Where the search starts: multiply-adds balanced (see {@link #model}). */
+    static final int START_INTERMEDIATE = 256;
+    private static final int ALIGN = 32;
+    private static final int MIN_INTERMEDIATE = 64;
+    private static final int MAX_INTERMEDIATE = 4096;
+
+    private PipelineBalance() {
+    }
+
+    /**
+     * Per decode step, from one pipeline measurement: the attention pod's busy time, the expert
+     * pod's FFN time and the rest of its busy time (combine), all in microseconds.
+     */
+    record StepBusy(double attentionMicros, double expertFfnMicros, double expertOtherMicros) {
+        StepBusy {
+            if (!(attentionMicros > 0) || !(expertFfnMicros > 0) || expertOtherMicros < 0) {
+                throw new IllegalArgumentException("no busy time measured: attention " + attentionMicros
+                        + " µs, expert FFN " + expertFfnMicros + " µs, other " + expertOtherMicros + " µs per step");
+            }
+        }
+
+        /** Each time's median over several windows. */
+        static StepBusy median(java.util.List<StepBusy> windows) {
+            return new StepBusy(median(windows, StepBusy::attentionMicros), median(windows, StepBusy::expertFfnMicros),
+                    median(windows, StepBusy::expertOtherMicros));
+        }
+
+        private static double median(java.util.List<StepBusy> windows, java.util.function.ToDoubleFunction<StepBusy> f) {
+            double[] v = windows.stream().mapToDouble(f).sorted().toArray();
+            return v[v.length / 2];
+        }
+    }
+
+    /** The intermediate size whose expert FFN makes both pods equally busy, given a measurement at {@code measuredAt}. */
+    static int balancedIntermediate(int measuredAt, StepBusy busy) {
+        double target = Math.max(0.1 * busy.attentionMicros(), busy.attentionMicros() - busy.expertOtherMicros());
+        return clamp(measuredAt * target / busy.expertFfnMicros());
+    }
+
+    /**
+     * The benchmark model: the small preset (hidden 512, GQA 8/4 heads of 64, 8 experts top-2, 8
+     * layers) with a vocabulary of 2,048 and the intermediate size given. At 256 the experts'
+     * multiply-adds per token (top-2 × 3 × 512 × 256 = 786k per layer) equal attention's
+     * projections (q and o 512×512, k and v 256×512), and lm_head (2,048 × 512) is 17 % of the
+     * attention side's work, as in Mixtral-8x7B (16 %); the small preset's own 8,192-word lm_head
+     * would be 40 %. Generated once and cached.
+     */
+    static Path model(int intermediateSize, PrintWriter out) throws Exception {
+        String name = intermediateSize == START_INTERMEDIATE ? "pipeline-bench-v2-seed1"
+                : "pipeline-bench-v2-i" + intermediateSize + "-seed1";
+        Path dir = ShuttlePaths.cacheDir().resolve("models").resolve(name);
+        if (!Files.exists(dir.resolve("model.safetensors"))) {
+            out.println("generating the pipeline benchmark model into " + dir + " (small preset, intermediate_size "
+                    + intermediateSize + ", vocab 2048)");
+            out.flush();
+            Preset p = Preset.small().toBuilder().name("pipeline-bench").intermediateSize(intermediateSize)
+                    .vocabSize(2048).build();
+            Path partial = dir.resolveSibling(dir.getFileName() + ".partial");
+            if (Files.exists(partial)) {
+                try (var files = Files.walk(partial)) {
+                    files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+                }
+            }
+            CheckpointGenerator.write(p.config(), 1, DType.BF16, partial);
+            Files.move(partial, dir);
+        }
+        return dir;
+    }
+
+    private static int clamp(double intermediate) {
+        long aligned = Math.round(intermediate / ALIGN) * ALIGN;
+        return (int) Math.max(MIN_INTERMEDIATE, Math.min(MAX_INTERMEDIATE, aligned));
+    }
+}
