@@ -59,6 +59,10 @@ public final class M2nNode implements AutoCloseable {
     private final AtomicInteger inflightSends = new AtomicInteger();
     private final Thread progressThread;
     private volatile boolean sleeping;
+    /** Tasks other threads have submitted, counted before they are queued. */
+    private final java.util.concurrent.atomic.AtomicLong submittedTasks = new java.util.concurrent.atomic.AtomicLong();
+    /** Other threads' tasks the progress thread has run (it alone writes). */
+    private volatile long ranTasks;
     private volatile boolean closing;
     private volatile boolean stopped;
 
@@ -349,9 +353,36 @@ public final class M2nNode implements AutoCloseable {
             localSubmissions.add(task);
             return true;
         }
+        submittedTasks.incrementAndGet();
         submissions.add(task);
         if (sleeping) {
             transport.wakeup();
+        }
+        return true;
+    }
+
+    /**
+     * Yields this thread's core until the progress thread has run every task submitted so far
+     * (e.g. posted a dispatch's sends), or {@code maxNanos} pass; returns whether it has. For a
+     * compute thread that shares its core with the progress thread and is about to compute
+     * again: without it the messages it just posted wait in the queue for the scheduler to
+     * switch threads, up to a whole time slice (on a pinned attention pod, dispatch hand-offs of
+     * 0.2 ms median and 1.5 ms at p90 while the next micro-batch's attention ran).
+     */
+    public boolean yieldUntilPosted(long maxNanos) {
+        if (Thread.currentThread() == progressThread) {
+            return true;
+        }
+        long target = submittedTasks.get();
+        if (ranTasks >= target) {
+            return true;
+        }
+        long deadline = System.nanoTime() + maxNanos;
+        while (ranTasks < target) {
+            if (stopped || System.nanoTime() - deadline > 0) {
+                return false;
+            }
+            Thread.yield();
         }
         return true;
     }
@@ -453,9 +484,21 @@ public final class M2nNode implements AutoCloseable {
 
     private boolean drainSubmissions() {
         boolean any = false;
-        for (Runnable r; (r = localSubmissions.poll()) != null || (r = submissions.poll()) != null; ) {
+        for (Runnable r; (r = localSubmissions.poll()) != null; ) {
             r.run();
             any = true;
+        }
+        for (Runnable r; (r = submissions.poll()) != null; ) {
+            try {
+                r.run();
+            } finally {
+                ranTasks++; // only this thread writes it
+            }
+            any = true;
+            // A task may queue local follow-ups; they run before the next submitted task.
+            for (Runnable l; (l = localSubmissions.poll()) != null; ) {
+                l.run();
+            }
         }
         return any;
     }

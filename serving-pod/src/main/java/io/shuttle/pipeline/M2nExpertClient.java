@@ -238,7 +238,18 @@ public final class M2nExpertClient implements ExpertClient {
         s.step = step;
         s.layer = layer;
         s.sent = node.dispatch(step, layer, microBatch, messages);
+        if (YIELD_AFTER_POST) {
+            // The next thing this thread does is the next micro-batch's attention, on the core
+            // the progress thread shares: let it post these sends first.
+            node.yieldUntilPosted(POST_YIELD_MAX_NANOS);
+        }
     }
+
+    /** Whether dispatch yields until its sends are posted ({@code -Dshuttle.m2n.yieldAfterPost=false}: not). */
+    private static final boolean YIELD_AFTER_POST =
+            !"false".equals(System.getProperty("shuttle.m2n.yieldAfterPost"));
+    /** The longest such yield: a stalled progress thread must not hold up the compute thread. */
+    private static final long POST_YIELD_MAX_NANOS = 500_000;
 
     @Override
     public void awaitCombine(long step, int layer, int microBatch) {
