@@ -63,6 +63,10 @@ public final class M2nNode implements AutoCloseable {
     private final java.util.concurrent.atomic.AtomicLong submittedTasks = new java.util.concurrent.atomic.AtomicLong();
     /** Other threads' tasks the progress thread has run (it alone writes). */
     private volatile long ranTasks;
+    /** Threads now inside {@link #beginWait}/{@link #endWait}. */
+    private final AtomicInteger waitingCallers = new AtomicInteger();
+    /** Set by the first {@link #beginWait}: from then on the progress thread polls only while a caller waits. */
+    private volatile boolean callersReportWaits;
     private volatile boolean closing;
     private volatile boolean stopped;
 
@@ -362,6 +366,27 @@ public final class M2nNode implements AutoCloseable {
     }
 
     /**
+     * The calling thread now waits for this node's traffic (a round it collects, a send it
+     * needs finished) until {@link #endWait}. Once any thread has called this, the progress
+     * thread polls for replies only while some caller waits, and otherwise blocks until traffic
+     * wakes it: a pod's compute thread shares its core with the progress thread, and a progress
+     * thread that polls while the compute thread computes takes the core away from it, or (when
+     * the compute thread runs at a lower priority) most of it.
+     */
+    public void beginWait() {
+        callersReportWaits = !POLL_WHILE_CALLERS_WORK;
+        waitingCallers.incrementAndGet();
+    }
+
+    /** {@code -Dshuttle.m2n.pollWhileCallersWork=true}: poll while a reply is due even when no caller waits (the old way). */
+    private static final boolean POLL_WHILE_CALLERS_WORK = Boolean.getBoolean("shuttle.m2n.pollWhileCallersWork");
+
+    /** Ends a {@link #beginWait}. */
+    public void endWait() {
+        waitingCallers.decrementAndGet();
+    }
+
+    /**
      * Yields this thread's core until the progress thread has run every task submitted so far
      * (e.g. posted a dispatch's sends), or {@code maxNanos} pass; returns whether it has. For a
      * compute thread that shares its core with the progress thread and is about to compute
@@ -445,7 +470,9 @@ public final class M2nNode implements AutoCloseable {
                 // (someone else ran) returns it to every fourth: 4 KiB rounds 3.7 against 4.0 µs
                 // (five interleaved runs each); M = N = 2 at 256 KiB, 4 processes on 2 cores,
                 // 16.0 against 14.3 GB/s.
-                if (idle < (core.expectingTraffic(now, activeSpinNanos) ? activeSpinNanos : idleSpinNanos)) {
+                boolean replyDue = core.expectingTraffic(now, activeSpinNanos)
+                        && (!callersReportWaits || waitingCallers.get() > 0);
+                if (idle < (replyDue ? activeSpinNanos : idleSpinNanos)) {
                     if ((++idlePolls & yieldMask) == 0) {
                         Thread.yield();
                         // Yield often only while it hands the core to someone. A yield with nothing

@@ -342,6 +342,16 @@ public final class ExpertServer implements AutoCloseable {
         CompletableFuture<ReceivedRound> f =
                 node.collectLatest(MessageKind.DISPATCH, layer, mb, Set.copyOf(senders), roundTimeout);
         long deadline = System.nanoTime() + roundTimeout.toNanos() + 1_000_000_000L;
+        node.beginWait();
+        try {
+            return awaitGathered(f, layer, mb, deadline, watch);
+        } finally {
+            node.endWait();
+        }
+    }
+
+    private ReceivedRound awaitGathered(CompletableFuture<ReceivedRound> f, int layer, int mb, long deadline, boolean watch)
+            throws ExecutionException, TimeoutException, InterruptedException {
         long start = spinWait.begin(f);
         while (true) {
             try {
@@ -575,6 +585,10 @@ public final class ExpertServer implements AutoCloseable {
             return;
         }
         inFlight[buffer] = null;
+        if (f.isDone()) {
+            return;
+        }
+        node.beginWait();
         try {
             f.get(roundTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
@@ -584,6 +598,8 @@ public final class ExpertServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             stopped = true;
+        } finally {
+            node.endWait();
         }
     }
 

@@ -322,6 +322,7 @@ public final class M2nExpertClient implements ExpertClient {
     }
 
     private <T> T await(CompletableFuture<T> f, String what) {
+        node.beginWait();
         long start = spinWait.begin(f);
         try {
             T result = f.get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
@@ -338,6 +339,8 @@ public final class M2nExpertClient implements ExpertClient {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new ExpertUnavailableException("interrupted waiting for " + what, e);
+        } finally {
+            node.endWait();
         }
     }
 
