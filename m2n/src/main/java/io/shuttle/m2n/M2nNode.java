@@ -26,18 +26,26 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * One m2n endpoint: listens on one address, reaches peers lazily on the first send to them, and
  * exchanges rounds of messages. There is no group set-up and no world size: any node that knows
  * the secret may connect, leave, or come back at the same address.
  *
- * <p>Threading: one progress thread owns the transport. {@link #send}, {@link #collect} and
+ * <p>Threading: one progress thread drives the transport. {@link #send}, {@link #collect} and
  * {@link #close} may be called from any thread; they hand work to the progress thread through a
  * lock-free queue. Futures complete on the progress thread, so dependent actions must not block
  * (use the {@code *Async} variants for heavy work). Posting the next operation from such a
  * callback is cheap: it needs no wake-up, which is how a latency-bound loop should be written
  * (see {@code bench.BenchPeer}).
+ *
+ * <p>A thread that waits for the node's traffic may drive the transport itself instead
+ * ({@link #driveUntil}), as a pod's compute thread does: transport calls are then made by
+ * whichever thread holds the node's progress lock, one at a time; futures complete on that
+ * thread; submissions run at once on the submitting thread when the lock is free; and the
+ * progress thread parks while callers drive, and takes over when they stop.
  */
 public final class M2nNode implements AutoCloseable {
     private final java.util.concurrent.atomic.LongAdder bytesSent = new java.util.concurrent.atomic.LongAdder();
@@ -61,7 +69,7 @@ public final class M2nNode implements AutoCloseable {
     private volatile boolean sleeping;
     /** Tasks other threads have submitted, counted before they are queued. */
     private final java.util.concurrent.atomic.AtomicLong submittedTasks = new java.util.concurrent.atomic.AtomicLong();
-    /** Other threads' tasks the progress thread has run (it alone writes). */
+    /** Queued tasks that have run (written under driveLock only). */
     private volatile long ranTasks;
     /** Threads now inside {@link #beginWait}/{@link #endWait}. */
     private final AtomicInteger waitingCallers = new AtomicInteger();
@@ -69,6 +77,24 @@ public final class M2nNode implements AutoCloseable {
     private volatile boolean callersReportWaits;
     private volatile boolean closing;
     private volatile boolean stopped;
+
+    /**
+     * Held by whichever thread is inside a progress pass: the progress thread, or a caller that
+     * drives progress while it waits ({@link #driveUntil}). Transport calls are made one at a
+     * time under it; the progress thread releases it while it blocks.
+     */
+    private final ReentrantLock driveLock = new ReentrantLock();
+    /** The thread inside a pass now (it owns the local queue and the loop's clock); null between passes. */
+    private volatile Thread driver;
+    /** When a caller last drove progress (System.nanoTime); the progress thread stays off the core for a while after. */
+    private volatile long lastCallerDrive;
+    /** Set by the first {@link #driveUntil}: from then on the progress thread gives way to driving callers. */
+    private volatile boolean callersDrive;
+    private volatile boolean progressParked;
+    /** Callers inside {@link #driveUntil} now. */
+    private final AtomicInteger drivingCallers = new AtomicInteger();
+    /** Next deadline scan of a pass; under {@link #driveLock}. */
+    private long nextDeadlineCheck;
 
     private M2nNode(NodeConfig config, Transport transport) {
         this.config = config;
@@ -345,22 +371,44 @@ public final class M2nNode implements AutoCloseable {
      * several of which would sit on every round's path), elsewhere the clock.
      */
     private long now() {
-        return Thread.currentThread() == progressThread ? loopNanos : System.nanoTime();
+        return Thread.currentThread() == driver ? loopNanos : System.nanoTime();
     }
 
     private boolean submit(Runnable task) {
         if (closing) {
             return false;
         }
-        if (Thread.currentThread() == progressThread) {
-            // From a callback on the progress thread: the loop drains this queue next, no wake-up.
+        Thread me = Thread.currentThread();
+        if (me == driver) {
+            // From a callback inside a pass: the pass drains this queue next, no wake-up.
             localSubmissions.add(task);
             return true;
+        }
+        if (callersDrive && me != progressThread && driveLock.tryLock()) {
+            // Callers drive progress (driveUntil): run the task here and now, after anything
+            // queued before it, instead of waking the progress thread on this thread's core.
+            try {
+                if (stopped) {
+                    return false;
+                }
+                driver = me;
+                loopNanos = System.nanoTime();
+                drainSubmissions();
+                task.run();
+                drainSubmissions();
+                return true;
+            } finally {
+                driver = null;
+                driveLock.unlock();
+            }
         }
         submittedTasks.incrementAndGet();
         submissions.add(task);
         if (sleeping) {
             transport.wakeup();
+        }
+        if (progressParked && drivingCallers.get() == 0) {
+            LockSupport.unpark(progressThread);
         }
         return true;
     }
@@ -395,7 +443,7 @@ public final class M2nNode implements AutoCloseable {
      * 0.2 ms median and 1.5 ms at p90 while the next micro-batch's attention ran).
      */
     public boolean yieldUntilPosted(long maxNanos) {
-        if (Thread.currentThread() == progressThread) {
+        if (Thread.currentThread() == progressThread || Thread.currentThread() == driver) {
             return true;
         }
         long target = submittedTasks.get();
@@ -410,6 +458,137 @@ public final class M2nNode implements AutoCloseable {
             Thread.yield();
         }
         return true;
+    }
+
+    // ---- progress driven by a waiting caller ----------------------------------------------------
+
+    /** {@code -Dshuttle.m2n.callerProgress=false}: waiting callers yield to the progress thread instead (the old way). */
+    private static final boolean CALLER_PROGRESS = !"false".equals(System.getProperty("shuttle.m2n.callerProgress"));
+    /**
+     * After a caller last drove, the progress thread stays parked this long: a pod's compute
+     * thread waits again within one layer's compute (milliseconds), and a progress thread woken
+     * in between by arriving traffic would take the core from it. Longer gaps (a long prefill,
+     * an idle pod) get the progress thread back.
+     */
+    private static final long CALLER_GRACE_NANOS = TimeUnit.MILLISECONDS.toNanos(20);
+    /** The progress thread checks back this often while callers drive (deadlines, close). */
+    private static final long CALLER_PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
+
+    /** Whether {@link #driveUntil} drives progress on the calling thread (else it only yields). */
+    public boolean callerProgress() {
+        return CALLER_PROGRESS && transport.supportsCallerProgress();
+    }
+
+    /**
+     * Runs this node's progress on the calling thread until {@code f} completes or
+     * {@code maxNanos} pass, and returns whether {@code f} completed. For a compute thread that
+     * shares its core with the progress thread: handing every message to the progress thread
+     * and back costs two scheduler switches per hop, which on a pinned pod in a virtual machine
+     * took 100–400 µs (docs/BENCHMARKS.md); driving the transport itself costs none. Futures
+     * then complete on this thread, as they would on the progress thread. While callers drive,
+     * the progress thread stays parked; when this returns false (the window passed), it takes
+     * over at once, so the caller may block on {@code f} next. Where the transport does not
+     * support it (TCP) or {@code -Dshuttle.m2n.callerProgress=false}, this yields instead.
+     */
+    public boolean driveUntil(CompletableFuture<?> f, long maxNanos) {
+        long start = System.nanoTime();
+        if (f.isDone()) {
+            return true;
+        }
+        if (!callerProgress() || Thread.currentThread() == progressThread || Thread.currentThread() == driver) {
+            while (!f.isDone() && System.nanoTime() - start < maxNanos && !stopped) {
+                Thread.yield();
+            }
+            return f.isDone();
+        }
+        callersDrive = true;
+        drivingCallers.incrementAndGet();
+        try {
+            return drive(f, start, maxNanos);
+        } finally {
+            drivingCallers.decrementAndGet();
+        }
+    }
+
+    private boolean drive(CompletableFuture<?> f, long start, long maxNanos) {
+        Thread me = Thread.currentThread();
+        int idlePasses = 0;
+        int yieldMask = YIELD_OFTEN_MASK;
+        while (!f.isDone()) {
+            long now = System.nanoTime();
+            if (now - start >= maxNanos || stopped) {
+                break;
+            }
+            lastCallerDrive = now;
+            boolean any = false;
+            if (driveLock.tryLock()) {
+                try {
+                    if (!stopped) {
+                        driver = me;
+                        any = pass();
+                    }
+                } finally {
+                    driver = null;
+                    driveLock.unlock();
+                }
+            } else {
+                Thread.yield(); // the progress thread is inside a pass (maybe preempted on this core): let it finish
+                continue;
+            }
+            if (any) {
+                idlePasses = 0;
+            } else if ((++idlePasses & yieldMask) == 0) {
+                // Other threads of the process (HTTP, the JIT, the garbage collector) share this
+                // core: hand it over now and then, as the progress thread's own loop does.
+                long before = System.nanoTime();
+                Thread.yield();
+                yieldMask = System.nanoTime() - before > YIELD_HANDED_OVER_NANOS ? YIELD_OFTEN_MASK
+                        : Math.min(yieldMask * 2 + 1, YIELD_RARELY_MASK);
+            } else {
+                Thread.onSpinWait();
+            }
+        }
+        if (f.isDone()) {
+            return true;
+        }
+        handOver();
+        return false;
+    }
+
+    /** A caller stops driving before its wait is over: the progress thread takes over now. */
+    private void handOver() {
+        lastCallerDrive = System.nanoTime() - 2 * CALLER_GRACE_NANOS;
+        if (progressParked) {
+            LockSupport.unpark(progressThread);
+        }
+    }
+
+    /**
+     * Whether the progress thread may stay parked: a caller drives now, or one drove within the
+     * grace period and nobody waits without driving and nothing is queued.
+     */
+    private boolean callersCoverProgress(long now) {
+        if (!callersDrive || closing) {
+            return false;
+        }
+        if (drivingCallers.get() > 0) {
+            return true;
+        }
+        return now - lastCallerDrive < CALLER_GRACE_NANOS && waitingCallers.get() == 0 && submissions.isEmpty();
+    }
+
+    /** One pass over the node's work: queued tasks, the transport, deadlines (every millisecond). Under driveLock. */
+    private boolean pass() {
+        boolean any = drainSubmissions();
+        any |= transport.progress();
+        long now = System.nanoTime();
+        loopNanos = now;
+        // Deadlines are milliseconds apart; scanning them on every poll would slow the poll itself.
+        if (now - nextDeadlineCheck >= 0 || closing) {
+            core.checkDeadlines(now);
+            nextDeadlineCheck = now + DEADLINE_CHECK_NANOS;
+        }
+        return any;
     }
 
     // ---- the progress thread ----------------------------------------------------------------
@@ -428,34 +607,67 @@ public final class M2nNode implements AutoCloseable {
         long activeSpinNanos = Math.max(idleSpinNanos, config.activeSpin().toNanos());
         long lastActivity = System.nanoTime();
         loopNanos = lastActivity;
-        long nextDeadlineCheck = lastActivity;
+        nextDeadlineCheck = lastActivity;
         long closeDeadline = Long.MAX_VALUE;
         try {
             while (true) {
-                boolean any = drainSubmissions();
-                any |= transport.progress();
-                long now = System.nanoTime();
-                loopNanos = now;
-                // Deadlines are milliseconds apart; scanning them on every poll would slow the poll itself.
-                if (now - nextDeadlineCheck >= 0 || closing) {
-                    core.checkDeadlines(now);
-                    nextDeadlineCheck = now + DEADLINE_CHECK_NANOS;
+                if (callersCoverProgress(System.nanoTime())) {
+                    // A compute thread drives progress itself (driveUntil): stay off its core.
+                    progressParked = true;
+                    if (callersCoverProgress(System.nanoTime())) {
+                        LockSupport.parkNanos(CALLER_PARK_NANOS);
+                    }
+                    progressParked = false;
+                    lastActivity = System.nanoTime();
+                    continue;
                 }
-                if (closing) {
-                    if (closeDeadline == Long.MAX_VALUE) {
-                        closeDeadline = now + TimeUnit.SECONDS.toNanos(2);
+                boolean any;
+                boolean replyDue;
+                long now;
+                boolean armed = false;
+                driveLock.lock();
+                try {
+                    driver = progressThread;
+                    any = pass();
+                    now = loopNanos;
+                    if (closing) {
+                        if (closeDeadline == Long.MAX_VALUE) {
+                            closeDeadline = now + TimeUnit.SECONDS.toNanos(2);
+                        }
+                        // Let sends already handed over finish (bounded), so a clean exit loses nothing.
+                        if ((inflightSends.get() == 0 && submissions.isEmpty() && localSubmissions.isEmpty())
+                                || now - closeDeadline > 0) {
+                            break;
+                        }
                     }
-                    // Let sends already handed over finish (bounded), so a clean exit loses nothing.
-                    if ((inflightSends.get() == 0 && submissions.isEmpty() && localSubmissions.isEmpty())
-                            || now - closeDeadline > 0) {
-                        break;
+                    replyDue = core.expectingTraffic(now, activeSpinNanos)
+                            && (!callersReportWaits || waitingCallers.get() > 0);
+                    long idle = now - lastActivity;
+                    if (!any && idle >= (replyDue ? activeSpinNanos : idleSpinNanos)) {
+                        sleeping = true;
+                        armed = submissions.isEmpty() && localSubmissions.isEmpty() && transport.arm();
+                        if (!armed) {
+                            sleeping = false;
+                        }
                     }
+                } finally {
+                    driver = null;
+                    driveLock.unlock();
                 }
                 if (any) {
                     lastActivity = now;
                     continue;
                 }
-                long idle = now - lastActivity;
+                if (armed) {
+                    // Blocked outside the lock: a caller may drive progress meanwhile.
+                    if (submissions.isEmpty()) {
+                        transport.block(core.collector.nanosToNextDeadline(now, closing ? TimeUnit.MILLISECONDS.toNanos(5)
+                                : MAX_SLEEP_NANOS));
+                    }
+                    sleeping = false;
+                    lastActivity = System.nanoTime();
+                    continue;
+                }
                 // While a reply is expected, spinning is cheaper than the wake-up (tens to hundreds
                 // of µs on a VM). Every fourth idle poll yields: with nothing else runnable on this
                 // core sched_yield returns at once, but when the peer (or any other work) waits for
@@ -470,41 +682,34 @@ public final class M2nNode implements AutoCloseable {
                 // (someone else ran) returns it to every fourth: 4 KiB rounds 3.7 against 4.0 µs
                 // (five interleaved runs each); M = N = 2 at 256 KiB, 4 processes on 2 cores,
                 // 16.0 against 14.3 GB/s.
-                boolean replyDue = core.expectingTraffic(now, activeSpinNanos)
-                        && (!callersReportWaits || waitingCallers.get() > 0);
-                if (idle < (replyDue ? activeSpinNanos : idleSpinNanos)) {
-                    if ((++idlePolls & yieldMask) == 0) {
-                        Thread.yield();
-                        // Yield often only while it hands the core to someone. A yield with nothing
-                        // else runnable is a bare system call (~300 ns here) during which an arriving
-                        // message waits; one that ran another thread took microseconds at least.
-                        yieldMask = System.nanoTime() - now > YIELD_HANDED_OVER_NANOS ? YIELD_OFTEN_MASK
-                                : Math.min(yieldMask * 2 + 1, YIELD_RARELY_MASK);
-                    } else {
-                        Thread.onSpinWait();
-                    }
-                    continue;
+                if ((++idlePolls & yieldMask) == 0) {
+                    Thread.yield();
+                    // Yield often only while it hands the core to someone. A yield with nothing
+                    // else runnable is a bare system call (~300 ns here) during which an arriving
+                    // message waits; one that ran another thread took microseconds at least.
+                    yieldMask = System.nanoTime() - now > YIELD_HANDED_OVER_NANOS ? YIELD_OFTEN_MASK
+                            : Math.min(yieldMask * 2 + 1, YIELD_RARELY_MASK);
+                } else {
+                    Thread.onSpinWait();
                 }
-                sleeping = true;
-                if (submissions.isEmpty() && localSubmissions.isEmpty()) {
-                    transport.await(core.collector.nanosToNextDeadline(now, closing ? TimeUnit.MILLISECONDS.toNanos(5)
-                            : MAX_SLEEP_NANOS));
-                }
-                sleeping = false;
-                lastActivity = System.nanoTime();
-                loopNanos = lastActivity;
-                nextDeadlineCheck = lastActivity;
             }
         } catch (Throwable t) {
             LOG.log(Level.ERROR, "m2n progress thread of node " + config.nodeId() + " failed", t);
         } finally {
-            stopped = true;
-            drainSubmissions(); // run late submissions so their futures fail below instead of hanging
-            core.shutdown("node " + config.nodeId() + " closed");
+            driveLock.lock();
             try {
-                transport.close();
-            } catch (RuntimeException e) {
-                LOG.log(Level.WARNING, "closing the transport failed: {0}", e.toString());
+                stopped = true;
+                driver = progressThread;
+                drainSubmissions(); // run late submissions so their futures fail below instead of hanging
+                core.shutdown("node " + config.nodeId() + " closed");
+                try {
+                    transport.close();
+                } catch (RuntimeException e) {
+                    LOG.log(Level.WARNING, "closing the transport failed: {0}", e.toString());
+                }
+            } finally {
+                driver = null;
+                driveLock.unlock();
             }
         }
     }
@@ -519,7 +724,7 @@ public final class M2nNode implements AutoCloseable {
             try {
                 r.run();
             } finally {
-                ranTasks++; // only this thread writes it
+                ranTasks++; // only the holder of driveLock writes it
             }
             any = true;
             // A task may queue local follow-ups; they run before the next submitted task.
@@ -537,9 +742,10 @@ public final class M2nNode implements AutoCloseable {
     @Override
     public void close() {
         closing = true;
-        if (Thread.currentThread() == progressThread) {
+        if (Thread.currentThread() == progressThread || Thread.currentThread() == driver) {
             return; // called from a callback: the loop sees the flag and finishes the close itself
         }
+        LockSupport.unpark(progressThread);
         transport.wakeup();
         try {
             progressThread.join(TimeUnit.SECONDS.toMillis(10));

@@ -335,6 +335,68 @@ abstract class TransportContract {
     }
 
     @Test
+    void callersThatWaitDriveTheTransportThemselves() throws Exception {
+        M2nNode a = node(config(1));
+        M2nNode b = node(config(2));
+        RegisteredBuffer da = filled(a, 65536, 21);
+        RegisteredBuffer db = filled(b, 65536, 22);
+        // b's "expert" thread: gathers each round by driving b, answers it at once.
+        CompletableFuture<Void> expert = CompletableFuture.runAsync(() -> {
+            try {
+                for (int step = 0; step < 100; step++) {
+                    var got = b.collectDispatch(step, 0, 0, Set.of(1), WAIT);
+                    b.driveUntil(got, TimeUnit.SECONDS.toNanos(5));
+                    got.get(20, TimeUnit.SECONDS).close();
+                    b.combine(step, 0, 0, List.of(Outgoing.rows(a.address(), db.segment(), 8, PayloadType.F32)));
+                }
+            } catch (Exception e) {
+                throw new RuntimeException(e);
+            }
+        });
+        int onCaller = 0;
+        for (int step = 0; step < 100; step++) {
+            var back = a.collectCombine(step, 0, 0, Set.of(2), WAIT);
+            Thread[] completedOn = new Thread[1];
+            back.whenComplete((r, e) -> completedOn[0] = Thread.currentThread());
+            a.dispatch(step, 0, 0, List.of(Outgoing.rows(b.address(), da.segment(), 8, PayloadType.F32)));
+            boolean done = a.driveUntil(back, TimeUnit.SECONDS.toNanos(5));
+            try (ReceivedRound r = back.get(20, TimeUnit.SECONDS)) {
+                assertEquals(-1, r.from(2).payload().mismatch(db.segment()), "step " + step);
+            }
+            if (done && completedOn[0] == Thread.currentThread()) {
+                onCaller++;
+            }
+        }
+        expert.get(20, TimeUnit.SECONDS);
+        if (a.callerProgress()) {
+            // The round completes inside the driving caller's pass, not on the progress thread.
+            assertTrue(onCaller >= 90, "only " + onCaller + " of 100 rounds completed on the driving thread");
+        } else {
+            assertEquals(0, onCaller, kind() + " cannot be driven by callers; rounds complete on its progress thread");
+        }
+    }
+
+    @Test
+    void aCallerThatStopsDrivingHandsTheWaitToTheProgressThread() throws Exception {
+        M2nNode a = node(config(1));
+        M2nNode b = node(config(2));
+        RegisteredBuffer data = filled(a, 65536, 23);
+        a.dispatch(0, 0, 0, List.of(Outgoing.rows(b.address(), data.segment(), 1, PayloadType.U8))).get(20, TimeUnit.SECONDS);
+        b.collectDispatch(0, 0, 0, Set.of(1), WAIT).get(20, TimeUnit.SECONDS).close(); // links are up
+        var late = b.collectDispatch(1, 0, 0, Set.of(1), WAIT);
+        Thread[] completedOn = new Thread[1];
+        late.whenComplete((r, e) -> completedOn[0] = Thread.currentThread());
+        // Nothing is coming yet: the caller gives up after 2 ms and will block.
+        assertEquals(false, b.driveUntil(late, TimeUnit.MILLISECONDS.toNanos(2)));
+        long sent = System.nanoTime();
+        a.dispatch(1, 0, 0, List.of(Outgoing.rows(b.address(), data.segment(), 1, PayloadType.U8)));
+        late.get(20, TimeUnit.SECONDS).close();
+        long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sent);
+        assertEquals("m2n-progress-2", completedOn[0].getName(), "a round nobody drives completes on the progress thread");
+        assertTrue(tookMs < 2000, "the progress thread took " + tookMs + " ms to deliver the round");
+    }
+
+    @Test
     void idleProgressThreadBlocksInsteadOfSpinning() throws Exception {
         M2nNode a = node(config(1));
         M2nNode b = node(config(2));

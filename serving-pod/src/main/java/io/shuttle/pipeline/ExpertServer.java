@@ -352,7 +352,7 @@ public final class ExpertServer implements AutoCloseable {
 
     private ReceivedRound awaitGathered(CompletableFuture<ReceivedRound> f, int layer, int mb, long deadline, boolean watch)
             throws ExecutionException, TimeoutException, InterruptedException {
-        long start = spinWait.begin(f);
+        long start = spinWait.begin(f, node);
         while (true) {
             try {
                 ReceivedRound round = f.get(20, TimeUnit.MILLISECONDS);
@@ -590,6 +590,7 @@ public final class ExpertServer implements AutoCloseable {
         }
         node.beginWait();
         try {
+            node.driveUntil(f, SpinWait.MIN_NANOS);
             f.get(roundTimeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
             // Logged by the completion handler; the buffer is free either way.

@@ -323,7 +323,7 @@ public final class M2nExpertClient implements ExpertClient {
 
     private <T> T await(CompletableFuture<T> f, String what) {
         node.beginWait();
-        long start = spinWait.begin(f);
+        long start = spinWait.begin(f, node);
         try {
             T result = f.get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
             spinWait.end(start);

@@ -1,5 +1,7 @@
 package io.shuttle.pipeline;
 
+import io.shuttle.m2n.M2nNode;
+
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -44,6 +46,18 @@ final class SpinWait {
         long stop = start + windowNanos(start);
         while (!f.isDone() && System.nanoTime() - stop < 0) {
             Thread.yield();
+        }
+        return start;
+    }
+
+    /**
+     * {@link #begin(CompletableFuture)}, driving {@code node}'s progress on this thread for the
+     * window instead of yielding to its progress thread ({@link M2nNode#driveUntil}).
+     */
+    long begin(CompletableFuture<?> f, M2nNode node) {
+        long start = System.nanoTime();
+        if (!f.isDone()) {
+            node.driveUntil(f, windowNanos(start));
         }
         return start;
     }

@@ -36,6 +36,33 @@ public interface Transport extends AutoCloseable {
     /** Blocks until something may have happened, {@link #wakeup()} is called, or the time passes. */
     void await(long maxNanos);
 
+    /**
+     * Whether the node may run {@link #progress()} (and the other calls above) from a thread that
+     * waits for its traffic while the progress thread is blocked in {@link #block}, the calls
+     * still one at a time: true where blocking touches no transport state (UCX: the worker's
+     * event fd is armed first, then only {@code poll(2)} blocks); a NIO selector cannot be
+     * selected from two threads, so TCP says no.
+     */
+    default boolean supportsCallerProgress() {
+        return false;
+    }
+
+    /**
+     * The first half of {@link #await} for transports that support caller progress: prepares to
+     * block; false if events are already pending (progress again instead).
+     */
+    default boolean arm() {
+        return true;
+    }
+
+    /**
+     * The second half of {@link #await}, after {@link #arm} returned true: blocks without touching
+     * transport state, so another thread may drive progress meanwhile.
+     */
+    default void block(long maxNanos) {
+        await(maxNanos);
+    }
+
     /** Ends a pending or future {@link #await}; safe from any thread. */
     void wakeup();
 

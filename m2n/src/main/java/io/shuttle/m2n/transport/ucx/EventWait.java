@@ -63,15 +63,30 @@ final class EventWait {
 
     /** Waits for a UCX event or {@code UcpWorker.signal()}, at most {@code maxNanos}. */
     void await(long maxNanos) {
+        if (arm()) {
+            block(maxNanos);
+        }
+    }
+
+    /** Arms the worker's event fd (a worker call: under the node's progress lock); false if events are pending. */
+    boolean arm() {
+        if (arm == null) {
+            return true;
+        }
+        try {
+            return (byte) arm.invokeExact(workerPtr) == UCS_OK; // UCS_ERR_BUSY: events are pending, progress again
+        } catch (Throwable t) {
+            throw new IllegalStateException("arming the UCX event fd failed", t);
+        }
+    }
+
+    /** Blocks in poll(2) on the armed fd (no worker call: another thread may progress the worker meanwhile). */
+    void block(long maxNanos) {
         if (arm == null) {
             LockSupport.parkNanos(Math.min(maxNanos, TimeUnit.MICROSECONDS.toNanos(200)));
             return;
         }
         try {
-            int status = (byte) arm.invokeExact(workerPtr);
-            if (status != UCS_OK) {
-                return; // UCS_ERR_BUSY: events are pending, progress again
-            }
             pollfd.set(ValueLayout.JAVA_SHORT, 4, (short) POLLIN);
             pollfd.set(ValueLayout.JAVA_SHORT, 6, (short) 0);
             int ms = (int) Math.max(1, Math.min(Integer.MAX_VALUE, TimeUnit.NANOSECONDS.toMillis(maxNanos)));

@@ -694,6 +694,21 @@ public final class UcxTransport implements Transport {
     }
 
     @Override
+    public boolean supportsCallerProgress() {
+        return true;
+    }
+
+    @Override
+    public boolean arm() {
+        return eventWait.arm();
+    }
+
+    @Override
+    public void block(long maxNanos) {
+        eventWait.block(maxNanos);
+    }
+
+    @Override
     public void wakeup() {
         if (!closed) {
             try {
