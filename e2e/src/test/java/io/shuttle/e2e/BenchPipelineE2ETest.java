@@ -69,6 +69,7 @@ class BenchPipelineE2ETest {
             assertTrue(r.get("t_c_us").asDouble() >= 0, output);
             double bubbles = r.get("bubble_fraction").asDouble();
             assertTrue(bubbles >= 0 && bubbles <= 1, "bubble fraction " + bubbles);
+            assertTrue(r.get("warmup_settled").isBoolean(), "each row says whether its warm-up settled:\n" + output);
         }
         assertEquals(1.0, rows.get(0).get("ratio_to_first").asDouble(), 1e-9);
     }

@@ -136,6 +136,7 @@ final class BenchPipelineCommand implements Callable<Integer> {
         for (int i = 0; i < microBatches.length; i++) {
             byM.add(new ArrayList<>());
         }
+        boolean unsettled = false;
         for (int run = 1; run <= repeat; run++) {
             double baseline = 0;
             double tc = Double.NaN;
@@ -149,16 +150,23 @@ final class BenchPipelineCommand implements Callable<Integer> {
                 row.put("ratio_to_first", round3(tokensPerS / baseline));
                 byM.get(i).add(row);
                 if (!json) {
-                    out.printf("%3d %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f  %6.2fx  %10.1f%n", run,
+                    boolean settled = (Boolean) row.get("warmup_settled");
+                    unsettled |= !settled;
+                    out.printf("%3d %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f  %6.2fx  %10.1f%s%n", run,
                             microBatches[i], tokensPerS, row.get("t_a_us"), row.get("t_e_us"), row.get("t_c_us"),
                             row.get("lm_head_us_per_step"), row.get("idle_attention"), row.get("idle_experts"),
-                            row.get("ratio_to_first"), row.get("warmup_s"));
+                            row.get("ratio_to_first"), row.get("warmup_s"), settled ? "" : " *");
                     out.flush();
                 } else if (repeat == 1) {
                     out.println(JSON.writeValueAsString(row));
                     out.flush();
                 }
             }
+        }
+        if (unsettled && !json) {
+            out.printf("* warm-up did not settle within %d s (request times kept varying by more than 5 %% or the JIT kept"
+                    + " compiling): that row measured a disturbed cluster; compare it with care, or raise --warmup-seconds%n",
+                    warmupSeconds);
         }
         if (repeat > 1) {
             if (!json) {
@@ -228,14 +236,15 @@ final class BenchPipelineCommand implements Callable<Integer> {
                 0, Math.max(64, batch), 1024,
                 Math.max(LocalCluster.Spec.DEFAULT_MAX_BATCH_TOKENS, batch * promptTokens));
         try (LocalCluster cluster = LocalCluster.start(clusterSpec, Duration.ofSeconds(120))) {
-            double warmup = warmUp(cluster, body, warmupLimitSeconds);
+            WarmUp warmup = warmUp(cluster, body, warmupLimitSeconds);
             List<Map<String, Object>> rows = new ArrayList<>();
             // The figures are differences of two requests; a hiccup in either (a deoptimisation, a
             // neighbour on the host) can invert one. Such a window is measured again, up to 3 times.
             for (int attempt = 1; rows.size() < samples; attempt++) {
                 try {
                     Map<String, Object> row = measureOnce(cluster, m, body, warmBody, tcFromFirst);
-                    row.put("warmup_s", round1(warmup));
+                    row.put("warmup_s", round1(warmup.seconds()));
+                    row.put("warmup_settled", warmup.settled());
                     rows.add(row);
                 } catch (NoisyWindowException e) {
                     if (attempt >= samples + 2) {
@@ -321,9 +330,9 @@ final class BenchPipelineCommand implements Callable<Integer> {
      * 1,260-1,411 tok/s, with eight at 1,553, and an expert pod's T_e at m = 2 (batch 256) fell
      * from 5.1 ms after 20 s to 3.0 ms after 60 s. Request times alone could also agree while C2
      * was still compiling: the same cluster then ran m = 2 at 1,685 or 3,442 tok/s. Returns the
-     * warm-up's seconds.
+     * warm-up's seconds and whether it settled (false: the limit ended it).
      */
-    private double warmUp(LocalCluster cluster, String body, int limitSeconds) throws Exception {
+    private WarmUp warmUp(LocalCluster cluster, String body, int limitSeconds) throws Exception {
         long start = System.nanoTime();
         long deadline = start + Duration.ofSeconds(limitSeconds).toNanos();
         double[] last = new double[3];
@@ -337,10 +346,19 @@ final class BenchPipelineCommand implements Callable<Integer> {
             jit = jitNow;
             double min = Math.min(last[0], Math.min(last[1], last[2]));
             double max = Math.max(last[0], Math.max(last[1], last[2]));
-            if ((n >= 2 && max <= 1.05 * min && jitQuiet) || System.nanoTime() > deadline) {
-                return (System.nanoTime() - start) / 1e9;
+            boolean settled = n >= 2 && max <= 1.05 * min && jitQuiet;
+            if (settled || System.nanoTime() > deadline) {
+                return new WarmUp((System.nanoTime() - start) / 1e9, settled);
             }
         }
+    }
+
+    /**
+     * How a cluster's warm-up ended. One that did not settle measured a cluster whose request
+     * times kept varying or whose JIT kept compiling: on the 2-vCPU VMs every such run seen had
+     * the attention pod 1.3–3× slower per round than settled runs of the same work.
+     */
+    private record WarmUp(double seconds, boolean settled) {
     }
 
     /** The JIT compile time of the first attention and expert pods together (ms; 0 when they do not report it). */
