@@ -503,11 +503,16 @@ public final class M2nNode implements AutoCloseable {
         }
         callersDrive = true;
         drivingCallers.incrementAndGet();
+        boolean done;
         try {
-            return drive(f, start, maxNanos);
+            done = drive(f, start, maxNanos);
         } finally {
             drivingCallers.decrementAndGet();
         }
+        if (!done) {
+            handOver(); // after the count went down: a woken progress thread must not see this caller as driving
+        }
+        return done;
     }
 
     private boolean drive(CompletableFuture<?> f, long start, long maxNanos) {
@@ -550,11 +555,7 @@ public final class M2nNode implements AutoCloseable {
                 Thread.onSpinWait();
             }
         }
-        if (f.isDone()) {
-            return true;
-        }
-        handOver();
-        return false;
+        return f.isDone();
     }
 
     /** A caller stops driving before its wait is over: the progress thread takes over now. */
