@@ -40,13 +40,15 @@ final class BenchPipelineCommand implements Callable<Integer> {
 
     @Option(names = "--model", paramLabel = "DIR",
             description = "Checkpoint (default: a generated model whose intermediate_size makes the expert pod's time per"
-                    + " decode step equal the attention pod's, from a first run of the pods on this machine at the benchmark's batch and 2 micro-batches).")
+                    + " decode step equal the attention pod's, from runs of the pods on this machine at the benchmark's batch and 2 micro-batches: one at intermediate_size 256, one at the size it chose).")
     Path model;
 
     /** The micro-batch count the default model is balanced for: the one the targets name. */
     private static final int BALANCE_MICRO_BATCHES = 2;
-    /** Measured windows of the balancing run. */
+    /** Measured windows of the first balancing run. */
     private static final int BALANCE_SAMPLES = 5;
+    /** ...and of the second, at the size the first chose. */
+    private static final int REFINE_SAMPLES = 3;
 
     @Option(names = "--attention", defaultValue = "1", description = "Attention processes (default: ${DEFAULT-VALUE}).")
     int attention;
@@ -106,22 +108,19 @@ final class BenchPipelineCommand implements Callable<Integer> {
         String body = requestBody(vocab, PREFIX_STEPS + steps);
         String warmBody = requestBody(vocab, PREFIX_STEPS);
         if (model == null) {
-            // The default model: balanced by a run of the pods themselves (PipelineBalance).
-            int m = BALANCE_MICRO_BATCHES;
-            // Five windows of one warmed-up cluster, the median of each busy time: single windows
-            // on this VM put the same FFN at 9.4 or 14.7 ms per step.
-            List<PipelineBalance.StepBusy> windows = new ArrayList<>();
-            for (Map<String, Object> row : measure(dir, numExperts, m, body, warmBody, Double.NaN, warmupSeconds,
-                    BALANCE_SAMPLES)) {
-                windows.add(stepBusy(row, m));
+            // The default model: balanced by runs of the pods themselves (PipelineBalance), first
+            // at the start size, then once more at the size that run chose.
+            int start = PipelineBalance.START_INTERMEDIATE;
+            PipelineBalance.StepBusy first = balanceRun(dir, numExperts, body, warmBody, BALANCE_SAMPLES);
+            int chosen = PipelineBalance.balancedIntermediate(start, first);
+            logBalance(log, start, first, chosen);
+            if (chosen != start) {
+                dir = PipelineBalance.model(chosen, log);
+                PipelineBalance.StepBusy second = balanceRun(dir, numExperts, body, warmBody, REFINE_SAMPLES);
+                int refined = PipelineBalance.refinedIntermediate(start, first, chosen, second);
+                logBalance(log, chosen, second, refined);
+                chosen = refined;
             }
-            PipelineBalance.StepBusy busy = PipelineBalance.StepBusy.median(windows);
-            int chosen = PipelineBalance.balancedIntermediate(PipelineBalance.START_INTERMEDIATE, busy);
-            log.printf("balance: at intermediate_size %d, m = %d, batch %d the attention pod is busy %.0f µs per decode step,"
-                            + " the expert pod %.0f µs in the expert FFN and %.0f µs otherwise: intermediate_size %d%n",
-                    PipelineBalance.START_INTERMEDIATE, m, batch, busy.attentionMicros(), busy.expertFfnMicros(),
-                    busy.expertOtherMicros(), chosen);
-            log.flush();
             dir = PipelineBalance.model(chosen, log);
         }
         if (!json) {
@@ -192,6 +191,28 @@ final class BenchPipelineCommand implements Callable<Integer> {
             out.flush();
         }
         return 0;
+    }
+
+    /** Each pod's median busy time per decode step over {@code samples} windows of one warmed-up cluster at m = 2. */
+    private PipelineBalance.StepBusy balanceRun(Path dir, int numExperts, String body, String warmBody, int samples)
+            throws Exception {
+        // Several windows, the median of each busy time: single windows on this VM put the same
+        // FFN at 9.4 or 14.7 ms per step.
+        int m = BALANCE_MICRO_BATCHES;
+        List<PipelineBalance.StepBusy> windows = new ArrayList<>();
+        for (Map<String, Object> row : measure(dir, numExperts, m, body, warmBody, Double.NaN, warmupSeconds, samples)) {
+            windows.add(stepBusy(row, m));
+        }
+        return PipelineBalance.StepBusy.median(windows);
+    }
+
+    private void logBalance(PrintWriter log, int intermediate, PipelineBalance.StepBusy busy, int next) {
+        log.printf("balance: at intermediate_size %d, m = %d, batch %d the attention pod is busy %.0f µs per decode step,"
+                        + " the expert pod %.0f µs in the expert FFN and %.0f µs otherwise: %s%n",
+                intermediate, BALANCE_MICRO_BATCHES, batch, busy.attentionMicros(), busy.expertFfnMicros(),
+                busy.expertOtherMicros(), next == intermediate ? "balanced within "
+                        + Math.round(PipelineBalance.BALANCED_WITHIN * 100) + " %" : "intermediate_size " + next);
+        log.flush();
     }
 
     private String requestBody(int vocab, int maxTokens) {

@@ -20,9 +20,10 @@ import java.nio.file.Path;
  * <p>How: the benchmark first runs its own pods at m = 2 on the model with
  * {@link #START_INTERMEDIATE} (multiply-adds balanced), reads each pod's busy time per step and
  * the expert FFN's share of it, and scales {@code intermediate_size} so the FFN fills the
- * attention pod's busy time less the expert pod's other work. The FFN's time is linear in the
- * intermediate size through zero (its weights and multiply-adds are; measured 9.4 and 18.2-18.8
- * ms per step at 256 and 512 on the Zen 4 VM). An in-process timing of both halves on one thread
+ * attention pod's busy time less the expert pod's other work. Its weights and multiply-adds are
+ * linear in the intermediate size through zero, but its time is not always (see
+ * {@link #refinedIntermediate}), so the benchmark measures the chosen size once more and takes a
+ * second step from the two points. An in-process timing of both halves on one thread
  * was tried first: there the expert weights evict the attention weights from the shared caches,
  * and the attention side came out 20 % slower than in its own pod, so the choice overshot.
  */
@@ -64,6 +65,33 @@ final class PipelineBalance {
     static int balancedIntermediate(int measuredAt, StepBusy busy) {
         double target = Math.max(0.1 * busy.attentionMicros(), busy.attentionMicros() - busy.expertOtherMicros());
         return clamp(measuredAt * target / busy.expertFfnMicros());
+    }
+
+    /** Busy times within this share of each other count as balanced: no second model is generated. */
+    static final double BALANCED_WITHIN = 0.05;
+
+    /**
+     * A second step after {@link #balancedIntermediate}: given the measurement at the start size
+     * ({@code i0}, {@code b0}) and one at the chosen size ({@code i1}, {@code b1}), the size whose
+     * FFN fills the attention pod's busy time as measured at {@code i1}; {@code i1} itself when
+     * the two pods are already within {@link #BALANCED_WITHIN}. The FFN's time is not
+     * proportional to the intermediate size on every machine (at m = 2, batch 64: 1,606 µs per
+     * round at 448 but 1,135-1,174 µs at 512 on the Zen 4 VM; 11.8 ms per step at 256 and 11.4 ms
+     * at 320 on the Zen 5 VM), so the line through the two measured points is used where it
+     * rises, and a proportional step from {@code i1} otherwise. Either way the step is at most a
+     * factor of two: a single cluster's noise on these VMs reaches 1.3x, and a wild step would
+     * follow it.
+     */
+    static int refinedIntermediate(int i0, StepBusy b0, int i1, StepBusy b1) {
+        double target = Math.max(0.1 * b1.attentionMicros(), b1.attentionMicros() - b1.expertOtherMicros());
+        if (Math.abs(b1.expertFfnMicros() - target) <= BALANCED_WITHIN * target) {
+            return i1;
+        }
+        double slope = i1 != i0 ? (b1.expertFfnMicros() - b0.expertFfnMicros()) / (i1 - i0) : 0;
+        double intercept = b1.expertFfnMicros() - slope * i1;
+        double next = slope > 0 && intercept >= 0 ? (target - intercept) / slope
+                : i1 * target / b1.expertFfnMicros();
+        return clamp(Math.max(i1 / 2.0, Math.min(2.0 * i1, next)));
     }
 
     /**

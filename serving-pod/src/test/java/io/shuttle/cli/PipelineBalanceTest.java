@@ -47,4 +47,32 @@ class PipelineBalanceTest {
         assertTrue(e.getMessage().contains("no busy time measured"), e.getMessage());
         assertThrows(IllegalArgumentException.class, () -> new PipelineBalance.StepBusy(1_000, Double.NaN, 0));
     }
+
+    @Test
+    void aSecondMeasurementWithinFivePercentKeepsTheSize() {
+        var first = new PipelineBalance.StepBusy(14_200, 11_800, 100);
+        assertEquals(320, PipelineBalance.refinedIntermediate(256, first, 320, new PipelineBalance.StepBusy(14_000, 13_500, 100)));
+    }
+
+    @Test
+    void aSecondStepFollowsTheLineThroughBothMeasurements() {
+        // FFN 9,000 µs at 256 and 12,000 at 384: not proportional, a line of slope 23.4375 µs per
+        // unit and intercept 3,000 µs; the attention pod's 15,000 µs need I = 12,000 / 23.4375 = 512.
+        var first = new PipelineBalance.StepBusy(15_000, 9_000, 0);
+        var second = new PipelineBalance.StepBusy(15_000, 12_000, 0);
+        assertEquals(512, PipelineBalance.refinedIntermediate(256, first, 384, second));
+    }
+
+    @Test
+    void aSecondStepIsProportionalWhereTheLineDoesNotRiseAndAtMostTwofold() {
+        // The Zen 5 run: 11.8 ms at 256 and 11.4 ms at 320 (noise, the line falls): proportional from 320.
+        var first = new PipelineBalance.StepBusy(14_183, 11_830, 112);
+        var second = new PipelineBalance.StepBusy(14_900, 11_400, 100);
+        assertEquals(416, PipelineBalance.refinedIntermediate(256, first, 320, second));
+        // A second window three times off moves at most a factor of two.
+        var off = new PipelineBalance.StepBusy(30_000, 5_000, 0);
+        assertEquals(640, PipelineBalance.refinedIntermediate(256, first, 320, off));
+        var under = new PipelineBalance.StepBusy(5_000, 30_000, 0);
+        assertEquals(160, PipelineBalance.refinedIntermediate(256, first, 320, under));
+    }
 }
