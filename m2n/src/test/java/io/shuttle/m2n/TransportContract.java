@@ -356,15 +356,21 @@ abstract class TransportContract {
         int onCaller = 0;
         for (int step = 0; step < 100; step++) {
             var back = a.collectCombine(step, 0, 0, Set.of(2), WAIT);
-            Thread[] completedOn = new Thread[1];
-            back.whenComplete((r, e) -> completedOn[0] = Thread.currentThread());
+            var completedOn = new java.util.concurrent.atomic.AtomicReference<Thread>();
+            back.whenComplete((r, e) -> completedOn.set(Thread.currentThread()));
             a.dispatch(step, 0, 0, List.of(Outgoing.rows(b.address(), da.segment(), 8, PayloadType.F32)));
             boolean done = a.driveUntil(back, TimeUnit.SECONDS.toNanos(5));
+            // Who completed the round, read before get(): a thread returning from get() runs the
+            // dependents the completing thread has not run yet, which would count it wrongly.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (completedOn.get() == null && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            if (done && completedOn.get() == Thread.currentThread()) {
+                onCaller++;
+            }
             try (ReceivedRound r = back.get(20, TimeUnit.SECONDS)) {
                 assertEquals(-1, r.from(2).payload().mismatch(db.segment()), "step " + step);
-            }
-            if (done && completedOn[0] == Thread.currentThread()) {
-                onCaller++;
             }
         }
         expert.get(20, TimeUnit.SECONDS);
@@ -384,15 +390,23 @@ abstract class TransportContract {
         a.dispatch(0, 0, 0, List.of(Outgoing.rows(b.address(), data.segment(), 1, PayloadType.U8))).get(20, TimeUnit.SECONDS);
         b.collectDispatch(0, 0, 0, Set.of(1), WAIT).get(20, TimeUnit.SECONDS).close(); // links are up
         var late = b.collectDispatch(1, 0, 0, Set.of(1), WAIT);
-        Thread[] completedOn = new Thread[1];
-        late.whenComplete((r, e) -> completedOn[0] = Thread.currentThread());
+        var completedOn = new java.util.concurrent.atomic.AtomicReference<Thread>();
+        late.whenComplete((r, e) -> completedOn.set(Thread.currentThread()));
         // Nothing is coming yet: the caller gives up after 2 ms and will block.
         assertEquals(false, b.driveUntil(late, TimeUnit.MILLISECONDS.toNanos(2)));
         long sent = System.nanoTime();
         a.dispatch(1, 0, 0, List.of(Outgoing.rows(b.address(), data.segment(), 1, PayloadType.U8)));
-        late.get(20, TimeUnit.SECONDS).close();
+        // Not get(): a thread returning from CompletableFuture.get runs the dependents that the
+        // completing thread has not run yet (postComplete), so the callback could run here even
+        // though the progress thread completed the round.
+        long deadline = sent + TimeUnit.SECONDS.toNanos(20);
+        while (completedOn.get() == null && System.nanoTime() < deadline) {
+            Thread.sleep(1);
+        }
         long tookMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - sent);
-        assertEquals("m2n-progress-2", completedOn[0].getName(), "a round nobody drives completes on the progress thread");
+        assertTrue(completedOn.get() != null, "the round was not delivered within 20 s");
+        late.get(1, TimeUnit.SECONDS).close();
+        assertEquals("m2n-progress-2", completedOn.get().getName(), "a round nobody drives completes on the progress thread");
         assertTrue(tookMs < 2000, "the progress thread took " + tookMs + " ms to deliver the round");
     }
 
