@@ -22,7 +22,9 @@ import java.util.concurrent.Callable;
  * {@code shuttle trace stats}: the distribution of each pipeline phase in a trace (from
  * {@code --trace}), and the two hand-offs between the pools measured across processes: from an
  * attention pod starting a round's dispatch to the expert pod's wait for it ending, and from the
- * expert pod's combine ending to the attention pod's wait for it ending. Those hand-offs are
+ * expert pod's combine ending to the attention pod's wait for it ending; and both again counted
+ * from when the receiving pod began waiting for that round, if that was later (at m ≥ 2 the
+ * receiver is often still computing another micro-batch). Those hand-offs are
  * where T_c goes (wire, wake-ups, the other side's progress thread); the pods' own counters
  * only give T_c as a difference of sums. Timestamps of different processes are comparable
  * because every pod stamps with the host's monotonic clock ({@code System.nanoTime}).
@@ -163,6 +165,12 @@ final class TraceStatsCommand implements Callable<Integer> {
         }
         List<Double> dispatchToExpert = new ArrayList<>();
         List<Double> combineToAttention = new ArrayList<>();
+        // The same, counted from when the receiver was ready for the round: at m ≥ 2 the expert
+        // is often still computing the other micro-batch when a dispatch starts, and the
+        // attention pod still computing when a combine ends. That time is the pipeline's overlap,
+        // not transfer; what is left is what a hop costs the pipeline.
+        List<Double> dispatchToWaitingExpert = new ArrayList<>();
+        List<Double> combineToWaitingAttention = new ArrayList<>();
         for (Map.Entry<String, Span> d : byRound.entrySet()) {
             String[] k = d.getKey().split("\\|", 3);
             if (!k[1].equals("dispatch")) {
@@ -170,10 +178,13 @@ final class TraceStatsCommand implements Callable<Integer> {
             }
             Span attentionWait = byRound.get(k[0] + "|wait experts|" + k[2]);
             for (String expertPid : servedBy.getOrDefault(k[2], List.of())) {
-                dispatchToExpert.add(byRound.get(expertPid + "|wait attention|" + k[2]).end() - d.getValue().start());
+                Span expertWait = byRound.get(expertPid + "|wait attention|" + k[2]);
+                dispatchToExpert.add(expertWait.end() - d.getValue().start());
+                dispatchToWaitingExpert.add(expertWait.end() - Math.max(d.getValue().start(), expertWait.start()));
                 Span combine = byRound.get(expertPid + "|combine|" + k[2]);
                 if (combine != null && attentionWait != null) {
                     combineToAttention.add(attentionWait.end() - combine.end());
+                    combineToWaitingAttention.add(attentionWait.end() - Math.max(combine.end(), attentionWait.start()));
                 }
             }
         }
@@ -183,6 +194,8 @@ final class TraceStatsCommand implements Callable<Integer> {
         Map<String, Summary> hand = new LinkedHashMap<>();
         hand.put("dispatch start -> expert pod has the round", Summary.of(dispatchToExpert));
         hand.put("combine end -> attention pod has the results", Summary.of(combineToAttention));
+        hand.put("dispatch -> expert pod, once it waits for it", Summary.of(dispatchToWaitingExpert));
+        hand.put("combine -> attention pod, once it waits for it", Summary.of(combineToWaitingAttention));
         return new Stats(phaseStats, hand, first, last);
     }
 }
