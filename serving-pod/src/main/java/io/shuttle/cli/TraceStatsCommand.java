@@ -194,8 +194,8 @@ final class TraceStatsCommand implements Callable<Integer> {
         Map<String, Summary> hand = new LinkedHashMap<>();
         hand.put("dispatch start -> expert pod has the round", Summary.of(dispatchToExpert));
         hand.put("combine end -> attention pod has the results", Summary.of(combineToAttention));
-        hand.put("dispatch -> expert pod, once it waits for it", Summary.of(dispatchToWaitingExpert));
-        hand.put("combine -> attention pod, once it waits for it", Summary.of(combineToWaitingAttention));
+        hand.put("dispatch -> expert pod, once it waits", Summary.of(dispatchToWaitingExpert));
+        hand.put("combine -> attention pod, once it waits", Summary.of(combineToWaitingAttention));
         return new Stats(phaseStats, hand, first, last);
     }
 }

@@ -69,8 +69,8 @@ class TraceStatsCommandTest {
     void handOffsOnceTheReceiverWaitsLeaveOutTheTimeItWasBusy() {
         // m = 1 above: each receiver already waits when the message leaves, so both counts agree.
         TraceStatsCommand.Stats s = TraceStatsCommand.analyse(trace(), 0);
-        assertEquals(30, s.handOffs().get("dispatch -> expert pod, once it waits for it").median(), 1e-9);
-        assertEquals(101, s.handOffs().get("combine -> attention pod, once it waits for it").median(), 1e-9);
+        assertEquals(30, s.handOffs().get("dispatch -> expert pod, once it waits").median(), 1e-9);
+        assertEquals(101, s.handOffs().get("combine -> attention pod, once it waits").median(), 1e-9);
         // One round at m = 2 whose receivers were busy: the expert starts waiting 100 µs after the
         // dispatch started and has the round 10 µs later; the attention pod starts waiting 300 µs
         // after the combine ended and has the results 5 µs later.
@@ -85,9 +85,9 @@ class TraceStatsCommandTest {
         span(events, 10, "wait experts", 0, 0, 2330, 5);      // has it at 2335
         TraceStatsCommand.Stats busy = TraceStatsCommand.analyse(events, 0);
         assertEquals(110, busy.handOffs().get("dispatch start -> expert pod has the round").median(), 1e-9);
-        assertEquals(10, busy.handOffs().get("dispatch -> expert pod, once it waits for it").median(), 1e-9);
+        assertEquals(10, busy.handOffs().get("dispatch -> expert pod, once it waits").median(), 1e-9);
         assertEquals(305, busy.handOffs().get("combine end -> attention pod has the results").median(), 1e-9);
-        assertEquals(5, busy.handOffs().get("combine -> attention pod, once it waits for it").median(), 1e-9);
+        assertEquals(5, busy.handOffs().get("combine -> attention pod, once it waits").median(), 1e-9);
     }
 
     @Test
