@@ -641,6 +641,7 @@ public final class M2nNode implements AutoCloseable {
                 boolean replyDue;
                 long now;
                 boolean armed = false;
+                long blockNanos = 0;
                 driveLock.lock();
                 try {
                     driver = progressThread;
@@ -664,6 +665,12 @@ public final class M2nNode implements AutoCloseable {
                         armed = submissions.isEmpty() && localSubmissions.isEmpty() && transport.arm();
                         if (!armed) {
                             sleeping = false;
+                        } else {
+                            // Read under the lock: a driving caller changes the rounds being
+                            // collected meanwhile, and iterating them outside it threw
+                            // ConcurrentModificationException, which ended this thread and closed the node.
+                            blockNanos = core.collector.nanosToNextDeadline(now, closing ? TimeUnit.MILLISECONDS.toNanos(5)
+                                    : MAX_SLEEP_NANOS);
                         }
                     }
                 } finally {
@@ -677,8 +684,7 @@ public final class M2nNode implements AutoCloseable {
                 if (armed) {
                     // Blocked outside the lock: a caller may drive progress meanwhile.
                     if (submissions.isEmpty()) {
-                        transport.block(core.collector.nanosToNextDeadline(now, closing ? TimeUnit.MILLISECONDS.toNanos(5)
-                                : MAX_SLEEP_NANOS));
+                        transport.block(blockNanos);
                     }
                     sleeping = false;
                     lastActivity = System.nanoTime();
@@ -755,6 +761,16 @@ public final class M2nNode implements AutoCloseable {
      * Stops the node: sends already submitted get up to 2 s to finish, then every pending
      * operation fails with CLOSED and the transport closes.
      */
+    /**
+     * Whether this node still moves traffic: not closed, and its progress thread has not ended.
+     * A progress thread ends early only on a bug (logged); every call after that fails with
+     * CLOSED, so a pod reports itself not live and gets restarted instead of failing requests
+     * for ever.
+     */
+    public boolean isRunning() {
+        return !closing && !stopped && progressThread.isAlive();
+    }
+
     @Override
     public void close() {
         closing = true;
