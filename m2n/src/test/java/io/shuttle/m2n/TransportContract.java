@@ -411,6 +411,14 @@ abstract class TransportContract {
     }
 
     @Test
+    void aNodeIsRunningUntilItIsClosed() {
+        M2nNode a = node(config(1));
+        assertTrue(a.isRunning(), "a started node moves traffic");
+        a.close();
+        assertEquals(false, a.isRunning(), "a closed node does not (its pod is then not live)");
+    }
+
+    @Test
     void idleProgressThreadBlocksInsteadOfSpinning() throws Exception {
         M2nNode a = node(config(1));
         M2nNode b = node(config(2));

@@ -175,7 +175,7 @@ public final class AttentionPod implements AutoCloseable {
     }
 
     public boolean live() {
-        return loop.isRunning();
+        return loop.isRunning() && node.isRunning();
     }
 
     /** Requests admitted and not yet finished (running or waiting). */

@@ -75,7 +75,7 @@ public final class ExpertPod implements AutoCloseable {
     }
 
     public boolean live() {
-        return serving.isAlive();
+        return serving.isAlive() && node.isRunning();
     }
 
     /**
