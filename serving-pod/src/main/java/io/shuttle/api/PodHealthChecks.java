@@ -9,8 +9,8 @@ import org.eclipse.microprofile.health.Readiness;
 
 /**
  * {@code /q/health/live}: the process works (loading counts as alive; a dead engine loop or
- * expert server does not). {@code /q/health/ready}: the model is loaded and a round with every
- * M2N peer of the plan completed in the last few seconds.
+ * expert server does not, nor an M2N node whose progress thread ended). {@code /q/health/ready}:
+ * the model is loaded and a round with every M2N peer of the plan completed in the last few seconds.
  */
 public final class PodHealthChecks {
     private PodHealthChecks() {
