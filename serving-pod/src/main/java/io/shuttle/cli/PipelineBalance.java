@@ -67,7 +67,7 @@ final class PipelineBalance {
         return clamp(measuredAt * target / busy.expertFfnMicros());
     }
 
-    /** Busy times within this share of each other count as balanced: no second model is generated. */
+    /** Busy times within this share of each other count as balanced: the measured size is kept. */
     static final double BALANCED_WITHIN = 0.05;
 
     /**
