@@ -69,10 +69,28 @@ class LocalClusterE2ETest {
         }
     }
 
+    /**
+     * The cluster is handed out once every attention pod's warm-up has ended (PodWarmup), and the
+     * warm-up's requests are gone: no running or waiting requests, every KV block free.
+     */
+    static void assertWarmedUpAndEmpty(LocalCluster cluster) throws Exception {
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        for (LocalCluster.Pod pod : cluster.attentionPods()) {
+            JsonNode health = Fixtures.JSON.readTree(LocalLauncher.get(http, pod.url() + "/health").body());
+            String warmUp = health.path("warm_up").asText();
+            org.junit.jupiter.api.Assertions.assertTrue(warmUp.equals("settled") || warmUp.equals("time_limit"),
+                    "attention pod " + pod.ordinal() + ": " + health);
+            assertEquals("ready", health.path("status").asText(), health.toString());
+            assertEquals(0, health.path("running").asInt() + health.path("waiting").asInt(), health.toString());
+            assertEquals(health.path("kv_blocks_total").asInt(), health.path("kv_blocks_free").asInt(), health.toString());
+        }
+    }
+
     @Test
     void twoAttentionTwoExpertsTwoMicroBatches() throws Exception {
         try (LocalCluster cluster = LocalCluster.start(spec(2, 2, 2, "tcp", false), Duration.ofSeconds(90))) {
-            assertMatchesMonolithic(cluster);
+            assertWarmedUpAndEmpty(cluster);
+            assertMatchesMonolithic(cluster); // after the warm-up's batches went through the same pods
             // Prompts arriving while others decode: a long request, then the others join its batch.
             String longBody = Fixtures.request(List.of(PROMPTS.get(1)), 60);
             CompletableFuture<HttpResponse<String>> longOne = CompletableFuture.supplyAsync(() -> {

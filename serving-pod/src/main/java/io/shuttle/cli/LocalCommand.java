@@ -97,6 +97,11 @@ final class LocalCommand implements Callable<Integer> {
             description = "Requests each attention process queues; beyond that the API answers 429 (default: ${DEFAULT-VALUE}).")
     int maxWaiting;
 
+    @Option(names = "--warmup-seconds", defaultValue = "30",
+            description = "Longest warm-up of each attention process before the cluster counts as ready: synthetic "
+                    + "batches through the pipeline until the JIT has compiled the kernels (default: ${DEFAULT-VALUE}; 0 = none).")
+    int warmupSeconds;
+
     @Option(names = "--json", description = "One-shot mode: print the JSON document.")
     boolean json;
 
@@ -115,10 +120,11 @@ final class LocalCommand implements Callable<Integer> {
         }
         boolean serving = promptsFile == null;
         LocalCluster.Spec clusterSpec = new LocalCluster.Spec(dir, attention, experts, microBatches, transport, threads,
-                replicate, trace, numExperts, pinCores, serving ? port : 0, maxRunning, maxWaiting);
+                replicate, trace, numExperts, pinCores, serving ? port : 0, maxRunning, maxWaiting)
+                .withWarmup(Duration.ofSeconds(warmupSeconds));
         if (promptsFile == null && !json && dump == null) {
-            out.printf("starting %d attention + %d expert processes, %d micro-batches, model %s ...%n",
-                    attention, experts, microBatches, dir);
+            out.printf("starting %d attention + %d expert processes, %d micro-batches, model %s; they warm up for "
+                    + "up to %d s ...%n", attention, experts, microBatches, dir, warmupSeconds);
             out.flush();
         }
         try (LocalCluster cluster = LocalCluster.start(clusterSpec, Duration.ofSeconds(120))) {

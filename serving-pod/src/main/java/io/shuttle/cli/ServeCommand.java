@@ -91,6 +91,12 @@ public final class ServeCommand implements Callable<Integer> {
                     + "before ending the requests in them; they wait meanwhile (env SHUTTLE_EXPERT_RETRY_SECONDS; default: ${DEFAULT-VALUE}).")
     int expertRetrySeconds;
 
+    @Option(names = "--warmup-seconds", defaultValue = "${env:SHUTTLE_WARMUP_SECONDS:-30}",
+            description = "Longest warm-up of an attention pod before it reports ready: synthetic batches through the "
+                    + "whole pipeline until their times settle and the JIT is quiet (env SHUTTLE_WARMUP_SECONDS; "
+                    + "default: ${DEFAULT-VALUE}; 0 = none).")
+    int warmupSeconds;
+
     @Option(names = "--served-model-name", defaultValue = "${env:SHUTTLE_SERVED_MODEL_NAME}",
             description = "Model name of the OpenAI API (env SHUTTLE_SERVED_MODEL_NAME; default: the model folder's name).")
     String servedModelName;
@@ -174,7 +180,8 @@ public final class ServeCommand implements Callable<Integer> {
         }
         int n = threads == 0 ? Runtime.getRuntime().availableProcessors() : threads;
         return new PodSettings(r, model, plan, ordinal(), secret(), httpPort, bindHost, transport(), n, trace, activeSpinMicros,
-                servedModelName, device, java.time.Duration.ofSeconds(expertRetrySeconds));
+                servedModelName, device, java.time.Duration.ofSeconds(expertRetrySeconds),
+                java.time.Duration.ofSeconds(warmupSeconds));
     }
 
     private int ordinal() {

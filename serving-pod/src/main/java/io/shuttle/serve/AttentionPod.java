@@ -80,6 +80,14 @@ public final class AttentionPod implements AutoCloseable {
         loop = new EngineLoop(engine, true, Duration.ofMillis(50), Duration.ofMillis(200), client::othersBusy).start();
         registerMetrics(metrics);
         planWatcher.start();
+        warmup = new PodWarmup(loop, options, cfg.vocabSize(), s.warmup(), client::lastRoundNanos).start();
+    }
+
+    private final PodWarmup warmup;
+
+    /** The warm-up that readiness waits for ({@link PodWarmup}). */
+    public PodWarmup warmup() {
+        return warmup;
     }
 
     private static M2nExpertClient.Routing routing(ServingPlan plan, int numExperts) {
@@ -163,7 +171,7 @@ public final class AttentionPod implements AutoCloseable {
     }
 
     /**
-     * Ready when the engine loop runs, the latest round did not fail, and a round came back from
+     * Ready when the engine loop runs, the warm-up has ended, the latest round did not fail, and a round came back from
      * every expert pod of the plan in the last {@code within} plus the round timeout (the loop
      * runs empty rounds while idle, so this tracks the peers).
      */
@@ -171,7 +179,8 @@ public final class AttentionPod implements AutoCloseable {
         // A failed round resets lastRoundNanos at once; a slow one (a starved CPU) only counts
         // against readiness once it could have timed out, so load does not flap readiness.
         long last = client.lastRoundNanos();
-        return loop.isRunning() && last != 0 && System.nanoTime() - last < within.toNanos() + roundTimeout.toNanos();
+        return loop.isRunning() && warmup.finished() && last != 0
+                && System.nanoTime() - last < within.toNanos() + roundTimeout.toNanos();
     }
 
     public boolean live() {
@@ -190,7 +199,8 @@ public final class AttentionPod implements AutoCloseable {
     public Map<String, Object> health() {
         Map<String, Object> h = new LinkedHashMap<>();
         h.put("role", "attention");
-        h.put("status", loop.isRunning() ? "ready" : "failed");
+        h.put("status", !loop.isRunning() ? "failed" : warmup.finished() ? "ready" : "warming up");
+        h.put("warm_up", warmup.outcome().name().toLowerCase(java.util.Locale.ROOT));
         h.put("m2n", node.address().toString());
         h.put("transport", node.transportName());
         h.put("running", engine.scheduler().runningCount());

@@ -32,10 +32,24 @@ public final class LocalCluster implements AutoCloseable {
     /** Shape of the cluster. */
     public record Spec(Path model, int attention, int experts, int microBatches, String transport,
                        int threadsPerPod, boolean replicateExperts, Path trace, int numExperts, boolean pinCores,
-                       int apiPort, int maxRunning, int maxWaiting, int maxBatchTokens) {
+                       int apiPort, int maxRunning, int maxWaiting, int maxBatchTokens, Duration warmup) {
 
         /** Token rows per step when not given: enough for 64 decoding sequences and a prefill chunk. */
         public static final int DEFAULT_MAX_BATCH_TOKENS = 256;
+
+        /** With the pods' default warm-up ({@link PodWarmup}): {@link #start} returns once it has ended. */
+        public Spec(Path model, int attention, int experts, int microBatches, String transport, int threadsPerPod,
+                    boolean replicateExperts, Path trace, int numExperts, boolean pinCores, int apiPort, int maxRunning,
+                    int maxWaiting, int maxBatchTokens) {
+            this(model, attention, experts, microBatches, transport, threadsPerPod, replicateExperts, trace, numExperts,
+                    pinCores, apiPort, maxRunning, maxWaiting, maxBatchTokens, PodSettings.DEFAULT_WARMUP);
+        }
+
+        /** The same cluster with another longest warm-up of its attention pods (zero: none). */
+        public Spec withWarmup(Duration limit) {
+            return new Spec(model, attention, experts, microBatches, transport, threadsPerPod, replicateExperts, trace,
+                    numExperts, pinCores, apiPort, maxRunning, maxWaiting, maxBatchTokens, limit);
+        }
 
         public Spec(Path model, int attention, int experts, int microBatches, String transport, int threadsPerPod,
                     boolean replicateExperts, Path trace, int numExperts, boolean pinCores, int apiPort, int maxRunning,
@@ -64,6 +78,9 @@ public final class LocalCluster implements AutoCloseable {
         }
 
         public Spec {
+            if (warmup == null || warmup.isNegative()) {
+                throw new IllegalArgumentException("--warmup-seconds must be ≥ 0, got " + (warmup == null ? "nothing" : warmup.toSeconds()));
+            }
             if (apiPort < 0 || apiPort + attention > 65_536) {
                 throw new IllegalArgumentException("the API port must be in 1..65535 (0: any free port), got " + apiPort);
             }
@@ -130,11 +147,54 @@ public final class LocalCluster implements AutoCloseable {
             for (int a = 0; a < spec.attention(); a++) {
                 cluster.attentionPods.add(cluster.launch("attention", a, secretFile, readyTimeout));
             }
+            cluster.awaitReady(readyTimeout);
         } catch (IOException | RuntimeException e) {
             cluster.close();
             throw e;
         }
         return cluster;
+    }
+
+    /**
+     * Waits (bounded) until every attention pod reports ready: rounds with every expert pod, and
+     * its warm-up ended. A pod prints its {@code shuttle-ready} line when its HTTP side is up,
+     * before it has warmed, so a cluster handed out sooner would serve its first requests cold.
+     */
+    private void awaitReady(Duration timeout) throws IOException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        for (Pod pod : attentionPods) {
+            awaitReady(pod, deadline, timeout);
+        }
+    }
+
+    private void awaitReady(Pod pod, long deadline, Duration timeout) throws IOException {
+        String last = "no answer";
+        while (true) {
+            try {
+                HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(pod.url() + "/q/health/ready"))
+                        .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+                if (r.statusCode() == 200) {
+                    break;
+                }
+                last = r.statusCode() + " " + r.body();
+            } catch (IOException e) {
+                last = e.toString();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while waiting for the attention pods to be ready", e);
+            }
+            if (!pod.process().isAlive()) {
+                throw new IllegalStateException("attention process " + pod.ordinal() + " exited with code "
+                        + pod.process().exitValue() + " before it was ready; its log " + pod.log() + " ends with:\n"
+                        + tail(pod.log()));
+            }
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("attention process " + pod.ordinal() + " was not ready within "
+                        + timeout.toSeconds() + " s (last health answer: " + last + "); its log " + pod.log()
+                        + " ends with:\n" + tail(pod.log()));
+            }
+            sleep(500); // each "down" answer is logged by the pod's health check
+        }
     }
 
     private static ServingPlan plan(Spec s) throws IOException {
@@ -216,6 +276,7 @@ public final class LocalCluster implements AutoCloseable {
                 "--secret-file", secretFile.toString(), "--http-port", Integer.toString(httpPort(role, ordinal)),
                 "--bind-host", "127.0.0.1", "--drain-seconds", "2",
                 "--transport", spec.transport(), "--threads", Integer.toString(spec.threadsPerPod()),
+                "--warmup-seconds", Long.toString(spec.warmup().toSeconds()),
                 "--parent-pid", Long.toString(ProcessHandle.current().pid())));
         if (spec.trace() != null) {
             cmd.add("--trace");
@@ -300,7 +361,7 @@ public final class LocalCluster implements AutoCloseable {
         plan = next;
     }
 
-    /** Scales the attention pool out by one: the plan gains an address, then the new process starts (live). */
+    /** Scales the attention pool out by one: the plan gains an address, then the new process starts (live) and warms up. */
     public Pod addAttention(Duration readyTimeout) throws IOException {
         List<String> addresses = new ArrayList<>();
         for (int a = 0; a < plan.attention().replicas(); a++) {
@@ -309,8 +370,10 @@ public final class LocalCluster implements AutoCloseable {
         addresses.add("127.0.0.1:" + freePort());
         replacePlan(new ServingPlan(plan.apiVersion(), plan.kind(), plan.deployment(),
                 new ServingPlan.Pool(addresses.size(), addresses, null), plan.experts(), plan.pipeline()));
+        long deadline = System.nanoTime() + readyTimeout.toNanos();
         Pod fresh = launch("attention", addresses.size() - 1, runDir.resolve("m2n-secret"), readyTimeout);
         attentionPods.add(fresh);
+        awaitReady(fresh, deadline, readyTimeout);
         return fresh;
     }
 
@@ -377,8 +440,10 @@ public final class LocalCluster implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        long deadline = System.nanoTime() + readyTimeout.toNanos();
         Pod fresh = launch("attention", ordinal, runDir.resolve("m2n-secret"), readyTimeout);
         attentionPods.set(ordinal, fresh);
+        awaitReady(fresh, deadline, readyTimeout);
         return fresh;
     }
 

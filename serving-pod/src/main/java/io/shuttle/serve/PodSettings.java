@@ -23,10 +23,13 @@ import java.nio.file.Path;
  *                  sharing the core, and delays what arrives meanwhile.
  * @param servedModelName the model name of the OpenAI API ({@code /v1/models}); default: the model folder's name
  * @param device    compute device: cpu, cuda or cuda:N (kernels' {@code Backends})
+ * @param expertRetry how long an attention pod retries steps whose expert round failed
+ * @param warmup    longest warm-up of an attention pod before it reports ready ({@link PodWarmup}); zero: none
  */
 public record PodSettings(Role role, Path model, Path plan, int ordinal, byte[] secret, int httpPort, String bindHost,
                           TransportKind transport, int threads, Path traceFile, long m2nActiveSpinMicros,
-                          String servedModelName, String device, java.time.Duration expertRetry) {
+                          String servedModelName, String device, java.time.Duration expertRetry,
+                          java.time.Duration warmup) {
 
     public enum Role { ATTENTION, EXPERT }
 
@@ -34,6 +37,10 @@ public record PodSettings(Role role, Path model, Path plan, int ordinal, byte[] 
         if (expertRetry == null || expertRetry.isNegative()) {
             throw new IllegalArgumentException("--expert-retry-seconds (SHUTTLE_EXPERT_RETRY_SECONDS) must be ≥ 0, got "
                     + (expertRetry == null ? "nothing" : expertRetry.toSeconds() + " s"));
+        }
+        if (warmup == null || warmup.isNegative()) {
+            throw new IllegalArgumentException("--warmup-seconds (SHUTTLE_WARMUP_SECONDS) must be ≥ 0, got "
+                    + (warmup == null ? "nothing" : warmup.toSeconds() + " s"));
         }
         if (ordinal < 0) {
             throw new IllegalArgumentException("the ordinal must be ≥ 0, got " + ordinal);
@@ -58,13 +65,21 @@ public record PodSettings(Role role, Path model, Path plan, int ordinal, byte[] 
     public PodSettings(Role role, Path model, Path plan, int ordinal, byte[] secret, int httpPort, String bindHost,
                        TransportKind transport, int threads, Path traceFile, long m2nActiveSpinMicros) {
         this(role, model, plan, ordinal, secret, httpPort, bindHost, transport, threads, traceFile, m2nActiveSpinMicros,
-                null, "cpu", DEFAULT_EXPERT_RETRY);
+                null, "cpu", DEFAULT_EXPERT_RETRY, java.time.Duration.ZERO);
     }
 
     public PodSettings(Role role, Path model, Path plan, int ordinal, byte[] secret, int httpPort, String bindHost,
                        TransportKind transport, int threads, Path traceFile, long m2nActiveSpinMicros, String servedModelName) {
         this(role, model, plan, ordinal, secret, httpPort, bindHost, transport, threads, traceFile, m2nActiveSpinMicros,
-                servedModelName, "cpu", DEFAULT_EXPERT_RETRY);
+                servedModelName, "cpu", DEFAULT_EXPERT_RETRY, java.time.Duration.ZERO);
+    }
+
+    /** As the canonical constructor, without a warm-up (embedded pods in tests). */
+    public PodSettings(Role role, Path model, Path plan, int ordinal, byte[] secret, int httpPort, String bindHost,
+                       TransportKind transport, int threads, Path traceFile, long m2nActiveSpinMicros, String servedModelName,
+                       String device, java.time.Duration expertRetry) {
+        this(role, model, plan, ordinal, secret, httpPort, bindHost, transport, threads, traceFile, m2nActiveSpinMicros,
+                servedModelName, device, expertRetry, java.time.Duration.ZERO);
     }
 
     /**
@@ -72,6 +87,12 @@ public record PodSettings(Role role, Path model, Path plan, int ordinal, byte[] 
      * restarting, a placement change) before it ends the requests in them.
      */
     public static final java.time.Duration DEFAULT_EXPERT_RETRY = java.time.Duration.ofSeconds(120);
+
+    /**
+     * The longest warm-up of {@code shuttle serve}'s attention pods: it usually settles well
+     * before (the JIT has compiled the kernels), and readiness waits for it.
+     */
+    public static final java.time.Duration DEFAULT_WARMUP = java.time.Duration.ofSeconds(30);
 
     /** The M2N node settings common to both roles. */
     public io.shuttle.m2n.NodeConfig nodeConfig(long deploymentId, int nodeId, java.net.InetSocketAddress bind) {
