@@ -12,10 +12,12 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * {@code bench pipeline} end to end on the tiny model: it starts a cluster per micro-batch count,
+ * {@code bench pipeline} end to end on the tiny model: it starts a cluster per micro-batch count
+ * (one after the other, or all at once with {@code --side-by-side}),
  * and its figures are only printed when the measured window was exactly steps × layers × m
  * attention rounds, i.e. the whole batch decoded as one, and every figure is positive (the
  * command fails otherwise: its figures are differences of two requests, which noise can invert).
@@ -24,12 +26,53 @@ class BenchPipelineE2ETest {
 
     @Test
     void measuresEveryMicroBatchCountOverTheWholeBatch(@TempDir Path dir) throws Exception {
+        Bench b = bench(dir, List.of());
+        List<JsonNode> rows = b.rows();
+        String output = b.output();
+        assertEquals(2, rows.size(), "one JSON object per micro-batch count:\n" + output);
+        for (int i = 0; i < 2; i++) {
+            assertRow(rows.get(i), i + 1, output);
+            assertFalse(rows.get(i).get("side_by_side").asBoolean(), output);
+        }
+        assertEquals(1.0, rows.get(0).get("ratio_to_first").asDouble(), 1e-9);
+    }
+
+    /** Both clusters at once, measured in turn: the medians of two windows each, and each window's own ratio. */
+    @Test
+    void sideBySideMeasuresLiveClustersInTurn(@TempDir Path dir) throws Exception {
+        Bench b = bench(dir, List.of("--side-by-side", "--repeat", "2"));
+        List<JsonNode> rows = b.rows();
+        String output = b.output();
+        assertEquals(2, rows.size(), "one median object per micro-batch count:\n" + output);
+        for (int i = 0; i < 2; i++) {
+            assertRow(rows.get(i), i + 1, output);
+            assertTrue(rows.get(i).get("side_by_side").asBoolean(), output);
+            assertEquals(2, rows.get(i).get("runs_tokens_per_s").size(), output);
+        }
+        assertEquals(1.0, rows.get(0).get("ratio_to_first").asDouble(), 1e-9);
+    }
+
+    private static void assertRow(JsonNode r, int m, String output) {
+        assertEquals(m, r.get("micro_batches").asInt(), output);
+        assertTrue(r.get("tokens_per_s").asDouble() > 0, output);
+        assertTrue(r.get("t_a_us").asDouble() > 0 && r.get("t_e_us").asDouble() > 0, output);
+        assertTrue(r.get("t_c_us").asDouble() >= 0, output);
+        double bubbles = r.get("bubble_fraction").asDouble();
+        assertTrue(bubbles >= 0 && bubbles <= 1, "bubble fraction " + bubbles);
+        assertTrue(r.get("warmup_settled").isBoolean(), "each row says whether its warm-up settled:\n" + output);
+    }
+
+    private record Bench(List<JsonNode> rows, String output) {
+    }
+
+    private static Bench bench(Path dir, List<String> extra) throws Exception {
         Path model = Fixtures.tinyModel(dir.resolve("tiny"));
         Path jar = Path.of(System.getProperty("shuttle.pod.jar", ""));
-        List<String> cmd = List.of(LocalLauncher.javaBin(), "--add-modules", "jdk.incubator.vector",
+        List<String> cmd = new ArrayList<>(List.of(LocalLauncher.javaBin(), "--add-modules", "jdk.incubator.vector",
                 "--enable-native-access=ALL-UNNAMED", "-jar", jar.toString(), "bench", "pipeline",
                 "--model", model.toString(), "--micro-batches", "1,2", "--batch", "12", "--steps", "96",
-                "--prompt-tokens", "5", "--warmup-seconds", "8", "--no-pin", "--json");
+                "--prompt-tokens", "5", "--warmup-seconds", "8", "--no-pin", "--json"));
+        cmd.addAll(extra);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().putIfAbsent("UCX_LOG_LEVEL", "error");
         Process p = pb.start();
@@ -53,24 +96,12 @@ class BenchPipelineE2ETest {
         String output = out.get(30, TimeUnit.SECONDS);
         assertTrue(exited, "bench pipeline did not finish within 4 minutes:\n" + output);
         assertEquals(0, p.exitValue(), "bench pipeline failed:\n" + output);
-
         List<JsonNode> rows = new ArrayList<>();
         for (String line : output.split("\n")) {
             if (line.startsWith("{")) {
                 rows.add(Fixtures.JSON.readTree(line));
             }
         }
-        assertEquals(2, rows.size(), "one JSON object per micro-batch count:\n" + output);
-        for (int i = 0; i < 2; i++) {
-            JsonNode r = rows.get(i);
-            assertEquals(i + 1, r.get("micro_batches").asInt(), output);
-            assertTrue(r.get("tokens_per_s").asDouble() > 0, output);
-            assertTrue(r.get("t_a_us").asDouble() > 0 && r.get("t_e_us").asDouble() > 0, output);
-            assertTrue(r.get("t_c_us").asDouble() >= 0, output);
-            double bubbles = r.get("bubble_fraction").asDouble();
-            assertTrue(bubbles >= 0 && bubbles <= 1, "bubble fraction " + bubbles);
-            assertTrue(r.get("warmup_settled").isBoolean(), "each row says whether its warm-up settled:\n" + output);
-        }
-        assertEquals(1.0, rows.get(0).get("ratio_to_first").asDouble(), 1e-9);
+        return new Bench(rows, output);
     }
 }

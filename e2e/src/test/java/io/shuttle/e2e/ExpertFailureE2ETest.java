@@ -36,7 +36,7 @@ class ExpertFailureE2ETest {
         int[] prompt = {1, 40, 41, 42, 43, 44};
         int tokens = 1500;
         List<GenerationResult> expected = Fixtures.monolithic(model, List.of(prompt), tokens);
-        var spec = new LocalCluster.Spec(model, 1, 2, 2, "tcp", 1, false, null, 4);
+        var spec = new LocalCluster.Spec(model, 1, 2, 2, "tcp", 1, false, null, 4).withWarmup(Duration.ZERO);
         HttpClient http = HttpClient.newHttpClient();
         try (LocalCluster cluster = LocalCluster.start(spec, Duration.ofSeconds(90))) {
             // A long generation, so the kill lands mid-decode.

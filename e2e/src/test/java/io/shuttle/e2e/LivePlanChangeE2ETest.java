@@ -47,7 +47,9 @@ class LivePlanChangeE2ETest {
     void attentionScaleOutAndInAreLive() throws Exception {
         Path model = Fixtures.tinyModel(tmp.resolve("tiny"));
         List<GenerationResult> expected = Fixtures.monolithic(model, List.of(PROMPT), TOKENS);
-        var spec = new LocalCluster.Spec(model, 1, 2, 2, "tcp", 1, false, null, 4);
+        // No warm-up: addAttention returns once the new pod is ready, and a warm-up of several
+        // seconds would outlast the long request that must span the join.
+        var spec = new LocalCluster.Spec(model, 1, 2, 2, "tcp", 1, false, null, 4).withWarmup(Duration.ZERO);
         try (LocalCluster cluster = LocalCluster.start(spec, Duration.ofSeconds(90))) {
             List<Long> expertPids = cluster.expertPods().stream().map(p -> p.process().pid()).toList();
             CompletableFuture<HttpResponse<String>> inFlight = longRequest(cluster, 0);
@@ -90,7 +92,7 @@ class LivePlanChangeE2ETest {
     void expertCountChangeRollsExpertsAndAttentionPicksUpThePlacement() throws Exception {
         Path model = Fixtures.tinyModel(tmp.resolve("tiny"));
         List<GenerationResult> expected = Fixtures.monolithic(model, List.of(PROMPT), TOKENS);
-        var spec = new LocalCluster.Spec(model, 1, 2, 2, "tcp", 1, false, null, 4);
+        var spec = new LocalCluster.Spec(model, 1, 2, 2, "tcp", 1, false, null, 4).withWarmup(Duration.ZERO);
         try (LocalCluster cluster = LocalCluster.start(spec, Duration.ofSeconds(90))) {
             long attentionPid = cluster.attentionPods().get(0).process().pid();
             CompletableFuture<HttpResponse<String>> inFlight = longRequest(cluster, 0);

@@ -113,7 +113,9 @@ class LocalClusterE2ETest {
     @Test
     void threeMicroBatchesWithReplicatedExpertsOverUcx() throws Exception {
         // transport auto: UCX where libucx loads (CI installs it), TCP otherwise.
-        try (LocalCluster cluster = LocalCluster.start(spec(2, 2, 3, "auto", true), Duration.ofSeconds(90))) {
+        // No warm-up here (seconds on a 2-core runner): the test above covers it.
+        try (LocalCluster cluster = LocalCluster.start(spec(2, 2, 3, "auto", true).withWarmup(Duration.ZERO),
+                Duration.ofSeconds(90))) {
             assertMatchesMonolithic(cluster);
         }
     }

@@ -64,6 +64,11 @@ final class LocalLauncher implements AutoCloseable {
         List<String> cmd = new ArrayList<>(List.of(javaBin(), "--add-modules", "jdk.incubator.vector",
                 "--enable-native-access=ALL-UNNAMED", "-jar", jar.toString(), "local",
                 "--port", Integer.toString(freePort()), "--max-tokens", "4"));
+        if (!List.of(extraArgs).contains("--warmup-seconds")) {
+            // The tests through this launcher are about the API, metrics and processes; the warm-up
+            // (seconds per cluster on a 2-core runner) is covered by LocalClusterE2ETest.
+            cmd.addAll(List.of("--warmup-seconds", "0"));
+        }
         cmd.addAll(List.of(extraArgs));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
         pb.environment().putIfAbsent("UCX_LOG_LEVEL", "error");

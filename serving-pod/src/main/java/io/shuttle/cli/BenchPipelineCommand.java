@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.shuttle.model.Checkpoint;
 import io.shuttle.serve.LocalCluster;
+import io.shuttle.serve.PodSettings;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -78,6 +79,12 @@ final class BenchPipelineCommand implements Callable<Integer> {
             description = "Longest warm-up per cluster: the measured request runs until its last three times agree within 5 %% and neither pod's JIT compiled during the last one (default: ${DEFAULT-VALUE}).")
     int warmupSeconds;
 
+    @Option(names = "--side-by-side",
+            description = "Start one cluster per micro-batch count, all at once, and measure them in turn, window after "
+                    + "window (--repeat windows each): a slow minute on a shared machine falls on every m alike. "
+                    + "Needs the memory of all clusters together.")
+    boolean sideBySide;
+
     @Option(names = "--json", description = "One JSON object per micro-batch count.")
     boolean json;
 
@@ -124,8 +131,9 @@ final class BenchPipelineCommand implements Callable<Integer> {
             dir = PipelineBalance.model(chosen, log);
         }
         if (!json) {
-            out.printf("model %s, %d attention + %d expert processes (%s), batch %d, %d decode steps, %d run(s)%n",
-                    dir, attention, experts, noPin ? "not pinned" : "one core each", batch, steps, repeat);
+            out.printf("model %s, %d attention + %d expert processes (%s), batch %d, %d decode steps, %d run(s)%s%n",
+                    dir, attention, experts, noPin ? "not pinned" : "one core each", batch, steps, repeat,
+                    sideBySide ? ", all clusters side by side" : "");
             out.println("run  m  tokens/s  T_a(us)  T_e(us)  T_c(us)  lm_head/step(us)  idle attention  idle experts  vs m=" + microBatches[0]
                     + "  warm-up(s)");
         }
@@ -136,30 +144,48 @@ final class BenchPipelineCommand implements Callable<Integer> {
             byM.add(new ArrayList<>());
         }
         boolean unsettled = false;
-        for (int run = 1; run <= repeat; run++) {
-            double baseline = 0;
-            double tc = Double.NaN;
-            for (int i = 0; i < microBatches.length; i++) {
-                Map<String, Object> row = measure(dir, numExperts, microBatches[i], body, warmBody, tc, warmupSeconds);
-                double tokensPerS = (double) row.get("tokens_per_s");
-                if (i == 0) {
-                    baseline = tokensPerS;
-                    tc = (double) row.get("t_c_us") * 1e3;
+        List<LocalCluster> clusters = new ArrayList<>();
+        List<WarmUp> warmUps = new ArrayList<>();
+        try {
+            if (sideBySide) {
+                for (int m : microBatches) {
+                    LocalCluster c = LocalCluster.start(clusterSpec(dir, numExperts, m), Duration.ofSeconds(120));
+                    clusters.add(c);
+                    warmUps.add(warmUp(c, body, warmupSeconds));
                 }
-                row.put("ratio_to_first", round3(tokensPerS / baseline));
-                byM.get(i).add(row);
-                if (!json) {
-                    boolean settled = (Boolean) row.get("warmup_settled");
-                    unsettled |= !settled;
-                    out.printf("%3d %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f  %6.2fx  %10.1f%s%n", run,
-                            microBatches[i], tokensPerS, row.get("t_a_us"), row.get("t_e_us"), row.get("t_c_us"),
-                            row.get("lm_head_us_per_step"), row.get("idle_attention"), row.get("idle_experts"),
-                            row.get("ratio_to_first"), row.get("warmup_s"), settled ? "" : " *");
-                    out.flush();
-                } else if (repeat == 1) {
-                    out.println(JSON.writeValueAsString(row));
-                    out.flush();
+            }
+            for (int run = 1; run <= repeat; run++) {
+                double baseline = 0;
+                double tc = Double.NaN;
+                for (int i = 0; i < microBatches.length; i++) {
+                    Map<String, Object> row = sideBySide
+                            ? windows(clusters.get(i), warmUps.get(i), microBatches[i], body, warmBody, tc, 1).get(0)
+                            : measure(dir, numExperts, microBatches[i], body, warmBody, tc, warmupSeconds);
+                    double tokensPerS = (double) row.get("tokens_per_s");
+                    if (i == 0) {
+                        baseline = tokensPerS;
+                        tc = (double) row.get("t_c_us") * 1e3;
+                    }
+                    row.put("ratio_to_first", round3(tokensPerS / baseline));
+                    row.put("side_by_side", sideBySide);
+                    byM.get(i).add(row);
+                    if (!json) {
+                        boolean settled = (Boolean) row.get("warmup_settled");
+                        unsettled |= !settled;
+                        out.printf("%3d %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f  %6.2fx  %10.1f%s%n", run,
+                                microBatches[i], tokensPerS, row.get("t_a_us"), row.get("t_e_us"), row.get("t_c_us"),
+                                row.get("lm_head_us_per_step"), row.get("idle_attention"), row.get("idle_experts"),
+                                row.get("ratio_to_first"), row.get("warmup_s"), settled ? "" : " *");
+                        out.flush();
+                    } else if (repeat == 1) {
+                        out.println(JSON.writeValueAsString(row));
+                        out.flush();
+                    }
                 }
+            }
+        } finally {
+            for (LocalCluster c : clusters) {
+                c.close();
             }
         }
         if (unsettled && !json) {
@@ -249,32 +275,43 @@ final class BenchPipelineCommand implements Callable<Integer> {
     /** As above, {@code samples} measured windows of the same warmed-up cluster. */
     private List<Map<String, Object>> measure(Path dir, int numExperts, int m, String body, String warmBody,
                                               double tcFromFirst, int warmupLimitSeconds, int samples) throws Exception {
+        try (LocalCluster cluster = LocalCluster.start(clusterSpec(dir, numExperts, m), Duration.ofSeconds(120))) {
+            return windows(cluster, warmUp(cluster, body, warmupLimitSeconds), m, body, warmBody, tcFromFirst, samples);
+        }
+    }
+
+    private LocalCluster.Spec clusterSpec(Path dir, int numExperts, int m) {
         // Admit the whole batch at once and prefill it in one step: with the cluster's defaults (64
         // running requests, 256 tokens a step) a larger --batch would decode in waves, or its
-        // prefill would outlast the 8-step prefix request, and the decode-only difference below
+        // prefill would outlast the 8-step prefix request, and the decode-only difference
         // would measure a different batch than it names (the round count check catches both).
-        var clusterSpec = new LocalCluster.Spec(dir, attention, experts, m, transport, 1, false, null, numExperts, !noPin,
+        // The pods warm themselves up as in production (at most --warmup-seconds), then the
+        // benchmark's own warm-up runs the measured request until it is steady.
+        return new LocalCluster.Spec(dir, attention, experts, m, transport, 1, false, null, numExperts, !noPin,
                 0, Math.max(64, batch), 1024,
-                Math.max(LocalCluster.Spec.DEFAULT_MAX_BATCH_TOKENS, batch * promptTokens));
-        try (LocalCluster cluster = LocalCluster.start(clusterSpec, Duration.ofSeconds(120))) {
-            WarmUp warmup = warmUp(cluster, body, warmupLimitSeconds);
-            List<Map<String, Object>> rows = new ArrayList<>();
-            // The figures are differences of two requests; a hiccup in either (a deoptimisation, a
-            // neighbour on the host) can invert one. Such a window is measured again, up to 3 times.
-            for (int attempt = 1; rows.size() < samples; attempt++) {
-                try {
-                    Map<String, Object> row = measureOnce(cluster, m, body, warmBody, tcFromFirst);
-                    row.put("warmup_s", round1(warmup.seconds()));
-                    row.put("warmup_settled", warmup.settled());
-                    rows.add(row);
-                } catch (NoisyWindowException e) {
-                    if (attempt >= samples + 2) {
-                        throw new IllegalStateException(e.getMessage() + " (" + attempt + " attempts)");
-                    }
+                Math.max(LocalCluster.Spec.DEFAULT_MAX_BATCH_TOKENS, batch * promptTokens))
+                .withWarmup(Duration.ofSeconds(Math.min(warmupSeconds, PodSettings.DEFAULT_WARMUP.toSeconds())));
+    }
+
+    /** {@code samples} measured windows of a warmed-up cluster. */
+    private List<Map<String, Object>> windows(LocalCluster cluster, WarmUp warmup, int m, String body, String warmBody,
+                                              double tcFromFirst, int samples) throws Exception {
+        List<Map<String, Object>> rows = new ArrayList<>();
+        // The figures are differences of two requests; a hiccup in either (a deoptimisation, a
+        // neighbour on the host) can invert one. Such a window is measured again, up to 3 times.
+        for (int attempt = 1; rows.size() < samples; attempt++) {
+            try {
+                Map<String, Object> row = measureOnce(cluster, m, body, warmBody, tcFromFirst);
+                row.put("warmup_s", round1(warmup.seconds()));
+                row.put("warmup_settled", warmup.settled());
+                rows.add(row);
+            } catch (NoisyWindowException e) {
+                if (attempt >= samples + 2) {
+                    throw new IllegalStateException(e.getMessage() + " (" + attempt + " attempts)");
                 }
             }
-            return rows;
         }
+        return rows;
     }
 
     /** A measured window whose differences noise made meaningless (negative times, idle outside 0..1). */

@@ -123,8 +123,12 @@ final class LocalCommand implements Callable<Integer> {
                 replicate, trace, numExperts, pinCores, serving ? port : 0, maxRunning, maxWaiting)
                 .withWarmup(Duration.ofSeconds(warmupSeconds));
         if (promptsFile == null && !json && dump == null) {
-            out.printf("starting %d attention + %d expert processes, %d micro-batches, model %s; they warm up for "
-                    + "up to %d s ...%n", attention, experts, microBatches, dir, warmupSeconds);
+            out.printf("starting %d attention + %d expert processes, %d micro-batches, model %s ...%n",
+                    attention, experts, microBatches, dir);
+            if (warmupSeconds > 0) {
+                out.printf("(each attention process warms up for up to %d s before it is ready; --warmup-seconds)%n",
+                        warmupSeconds);
+            }
             out.flush();
         }
         try (LocalCluster cluster = LocalCluster.start(clusterSpec, Duration.ofSeconds(120))) {

@@ -248,6 +248,9 @@ final class PodSandbox {
         processEnv.put("HOSTNAME", podName());
         processEnv.put("UCX_LOG_LEVEL", "error");
         processEnv.put("UCX_NET_DEVICES", "lo");
+        // A short warm-up keeps the readiness path of real pods (ready only once it ended) at a
+        // bounded cost per pod on a 2-core runner; a pod template that sets it wins (below).
+        processEnv.put("SHUTTLE_WARMUP_SECONDS", "5");
         List<Integer> declared = container.getPorts() == null ? List.of()
                 : container.getPorts().stream().map(ContainerPort::getContainerPort).toList();
         env.forEach((k, v) -> processEnv.put(k, rewriteEnv(v, mounts, declared)));
