@@ -156,8 +156,12 @@ public final class PodWarmup {
             long t0 = System.nanoTime();
             String failure = runBatch(random, deadline);
             if (failure != null) {
-                return finish(failure.isEmpty() ? Outcome.TIME_LIMIT : Outcome.FAILED, start, first,
-                        failure.isEmpty() ? "the time limit ended a batch" : failure);
+                String why = !failure.isEmpty() ? failure : n == 0
+                        ? String.format(Locale.ROOT, "the first batch had not finished after %.1f s (a starved or very"
+                                + " slow core); it was cancelled, and what the JIT compiled meanwhile is kept",
+                                (System.nanoTime() - t0) / 1e9)
+                        : "the time limit ended a batch; it was cancelled";
+                return finish(failure.isEmpty() ? Outcome.TIME_LIMIT : Outcome.FAILED, start, first, why);
             }
             double took = System.nanoTime() - t0;
             batches = n + 1;
@@ -225,9 +229,10 @@ public final class PodWarmup {
     private Outcome finish(Outcome o, long start, double firstNanos, String detail) {
         seconds = (System.nanoTime() - start) / 1e9;
         LOG.log(o == Outcome.SETTLED ? Level.INFO : Level.WARNING, String.format(Locale.ROOT,
-                "warm-up %s after %.1f s and %d batches of %d sequences × (%d prompt + %d generated) tokens "
-                        + "(first batch %.0f ms): %s", o.name().toLowerCase(Locale.ROOT).replace('_', ' '), seconds,
-                batches, shape.sequences(), shape.promptTokens(), shape.decodeTokens(), firstNanos / 1e6, detail));
+                "warm-up %s after %.1f s and %d batches of %d sequences × (%d prompt + %d generated) tokens%s: %s",
+                o.name().toLowerCase(Locale.ROOT).replace('_', ' '), seconds, batches, shape.sequences(),
+                shape.promptTokens(), shape.decodeTokens(),
+                batches == 0 ? "" : String.format(Locale.ROOT, " (first batch %.0f ms)", firstNanos / 1e6), detail));
         return o;
     }
 
