@@ -60,7 +60,18 @@ final class BenchPipelineCommand implements Callable<Integer> {
     @Option(names = "--micro-batches", split = ",", defaultValue = "1,2,3", description = "Micro-batch counts (default: ${DEFAULT-VALUE}).")
     int[] microBatches;
 
-    @Option(names = "--batch", defaultValue = "64", description = "Sequences decoding together (default: ${DEFAULT-VALUE}).")
+    /**
+     * The default batch. An expert round costs a fixed ~0.45 ms per layer (every held expert's
+     * weights streamed from memory, not overlapped with compute on these CPUs) plus ~14 µs a
+     * token, so at batch 64 a half batch still costs 0.6-0.75 of a whole one and m = 2 cannot
+     * gain much (1.41x side by side); at 256 the fixed share is small (1.77x). MegaScale-Infer
+     * makes the same point: experts need large batches to be compute-bound.
+     */
+    static final int DEFAULT_BATCH = 256;
+
+    @Option(names = "--batch", defaultValue = "" + DEFAULT_BATCH,
+            description = "Sequences decoding together (default: ${DEFAULT-VALUE}: large enough that each expert round's fixed cost,"
+                    + " streaming the experts' weights, is a small share of it; docs/BENCHMARKS.md).")
     int batch;
 
     @Option(names = "--steps", defaultValue = "32", description = "Decode steps timed (default: ${DEFAULT-VALUE}).")
