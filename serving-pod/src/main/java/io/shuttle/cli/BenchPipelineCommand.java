@@ -146,7 +146,7 @@ final class BenchPipelineCommand implements Callable<Integer> {
                     dir, attention, experts, noPin ? "not pinned" : "one core each", batch, steps, repeat,
                     sideBySide ? ", all clusters side by side" : "");
             out.println("run  m  tokens/s  T_a(us)  T_e(us)  T_c(us)  lm_head/step(us)  idle attention  idle experts  vs m=" + microBatches[0]
-                    + "  warm-up(s)");
+                    + "  no bubbles  warm-up(s)");
         }
         // Runs interleave the micro-batch counts, so a slow minute on a shared machine falls on
         // all of them; each run's ratios are its own.
@@ -178,15 +178,16 @@ final class BenchPipelineCommand implements Callable<Integer> {
                         tc = (double) row.get("t_c_us") * 1e3;
                     }
                     row.put("ratio_to_first", round3(tokensPerS / baseline));
+                    row.put("no_bubble_ratio", i == 0 ? null : round3(noBubbleRatio(row)));
                     row.put("side_by_side", sideBySide);
                     byM.get(i).add(row);
                     if (!json) {
                         boolean settled = (Boolean) row.get("warmup_settled");
                         unsettled |= !settled;
-                        out.printf("%3d %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f  %6.2fx  %10.1f%s%n", run,
+                        out.printf("%3d %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f  %6.2fx  %10s  %10.1f%s%n", run,
                                 microBatches[i], tokensPerS, row.get("t_a_us"), row.get("t_e_us"), row.get("t_c_us"),
                                 row.get("lm_head_us_per_step"), row.get("idle_attention"), row.get("idle_experts"),
-                                row.get("ratio_to_first"), row.get("warmup_s"), settled ? "" : " *");
+                                row.get("ratio_to_first"), noBubbleText(row), row.get("warmup_s"), settled ? "" : " *");
                         out.flush();
                     } else if (repeat == 1) {
                         out.println(JSON.writeValueAsString(row));
@@ -215,14 +216,18 @@ final class BenchPipelineCommand implements Callable<Integer> {
                 rows.sort(java.util.Comparator.comparingDouble(r -> (Double) r.get("tokens_per_s")));
                 Map<String, Object> med = new LinkedHashMap<>(rows.get(rows.size() / 2));
                 med.put("ratio_to_first", ratios.get(ratios.size() / 2));
+                if (i > 0) {
+                    List<Double> bounds = rows.stream().map(r -> (Double) r.get("no_bubble_ratio")).sorted().toList();
+                    med.put("no_bubble_ratio", bounds.get(bounds.size() / 2));
+                }
                 med.put("runs_tokens_per_s", rates);
                 if (json) {
                     out.println(JSON.writeValueAsString(med));
                 } else {
-                    out.printf("med %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f  %6.2fx   runs: %s%n",
+                    out.printf("med %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f  %6.2fx  %10s   runs: %s%n",
                             microBatches[i], med.get("tokens_per_s"), med.get("t_a_us"), med.get("t_e_us"),
                             med.get("t_c_us"), med.get("lm_head_us_per_step"), med.get("idle_attention"),
-                            med.get("idle_experts"), med.get("ratio_to_first"), rates);
+                            med.get("idle_experts"), med.get("ratio_to_first"), noBubbleText(med), rates);
                 }
             }
             out.flush();
@@ -380,6 +385,23 @@ final class BenchPipelineCommand implements Callable<Integer> {
     }
 
     private static final int PREFIX_STEPS = 8;
+
+    /**
+     * The ratio to the first micro-batch count that this row's cluster would reach if its pipeline
+     * had no bubbles: each step as long as the busier pod's work, {@code step · (1 − min(idle))}.
+     * What is left between it and the measured ratio is the pipeline's doing (hops, the step
+     * boundaries); what is left between it and m is the work itself growing with m (an expert
+     * round's fixed cost, {@code bench experts}).
+     */
+    static double noBubbleRatio(Map<String, Object> row) {
+        double idle = Math.min((double) row.get("idle_attention"), (double) row.get("idle_experts"));
+        return (double) row.get("ratio_to_first") / (1 - idle);
+    }
+
+    private static String noBubbleText(Map<String, Object> row) {
+        Object v = row.get("no_bubble_ratio");
+        return v == null ? "" : String.format("%.2fx", (double) v);
+    }
 
     /** Each pod's busy time per decode step in a measured row (at {@code m} micro-batches). */
     private PipelineBalance.StepBusy stepBusy(Map<String, Object> row, int m) {

@@ -19,13 +19,14 @@ import java.util.concurrent.TimeUnit;
  * none is free, the most recently admitted running sequence is preempted: its blocks are freed
  * and it is recomputed later from its known tokens (vLLM's recompute preemption).
  *
- * <p><b>Lanes.</b> With m micro-batches the scheduler keeps m lanes, and a sequence stays in
- * the lane it was admitted to. Each lane is scheduled and its results applied on its own
+ * <p><b>Lanes.</b> With m micro-batches the scheduler keeps m lanes, and a sequence runs in
+ * the lane it was admitted to until the lanes need evening out. Each lane is scheduled and its results applied on its own
  * ({@link #schedule(int, long)}, {@link #update}), so the pipeline can start lane 0's step s+1
  * while lane 1 still finishes step s: the micro-batches run across step boundaries and the
  * experts never wait for a whole step to end (MegaScale-Infer's ping-pong without the
  * per-step fill and drain). Each lane gets 1/m of the token budget and of the running limit;
- * newcomers join the lane with fewer sequences, so the lanes stay balanced by tokens. Scheduling
+ * newcomers join the lane with fewer sequences, and when nothing waits, a lane that finished
+ * sequences takes some from the fullest ({@link #rebalance}), so the lanes stay even. Scheduling
  * a lane touches only that lane's sequences and the waiting line: another lane's sequences
  * may be in flight, and their KV blocks must not move under them.
  *
@@ -291,6 +292,56 @@ public final class Scheduler {
                 listener.onFinish(reason);
             }
         }
+        rebalance(plan.lane());
+    }
+
+    /**
+     * Evens out the lanes after lane {@code from}'s step was applied: while it runs at least two
+     * sequences more than the lightest lane, its newest sequence moves there. Lanes are filled
+     * evenly at admission, but sequences finish at their own pace; without new arrivals to fill
+     * the gaps, one micro-batch would keep shrinking while the other kept its size, and at m = 2
+     * the pipeline would wait on the larger half every round. Only when nothing waits: newcomers
+     * join the lighter lane anyway. A moved sequence is in no step in flight (its lane's step
+     * was just applied, and no other lane ever held it). In the pipeline, a lane numbered above
+     * {@code from} schedules its next step after this, so the sequence loses no step there; a lane
+     * numbered below has begun its next step already and takes it one step later. Its KV blocks
+     * stay where they are: the lanes share the cache.
+     */
+    private void rebalance(int from) {
+        if (lanes == 1 || !waiting.isEmpty() || !incoming.isEmpty()) {
+            return;
+        }
+        while (true) {
+            int to = -1;
+            for (int k = 0; k < lanes; k++) {
+                // The lightest lane; among equals the first after 'from', which loses no step.
+                int order = Math.floorMod(k - from - 1, lanes);
+                if (k != from && (to < 0 || laneRunning[k] < laneRunning[to]
+                        || (laneRunning[k] == laneRunning[to] && order < Math.floorMod(to - from - 1, lanes)))) {
+                    to = k;
+                }
+            }
+            if (laneRunning[from] - laneRunning[to] < 2 || laneRunning[to] >= laneMaxRunning) {
+                return;
+            }
+            Sequence newest = null;
+            for (int i = running.size() - 1; i >= 0 && newest == null; i--) {
+                if (running.get(i).lane == from) {
+                    newest = running.get(i);
+                }
+            }
+            laneRunning[from]--;
+            laneRunning[to]++;
+            newest.lane = to;
+            moves++;
+        }
+    }
+
+    private volatile long moves; // written by the engine thread only; read by metrics scrapes
+
+    /** Sequences moved between lanes to keep them even ({@link #rebalance}). */
+    public long laneMoves() {
+        return moves;
     }
 
     /** Ends every running and waiting request with {@code error} (e.g. the pipeline failed). */

@@ -135,6 +135,9 @@ public final class AttentionPod implements AutoCloseable {
                 () -> engine.stalledSince() == 0 ? 0 : (System.nanoTime() - engine.stalledSince()) / 1e9);
         metrics.counter("shuttle_plan_reloads_total", "New versions of the plan file taken while running", "role",
                 new String[] {"attention"}, new java.util.function.DoubleSupplier[] {planReloads::get});
+        metrics.counter("shuttle_lane_moves_total",
+                "Running sequences moved to another micro-batch to keep the micro-batches even", "role",
+                new String[] {"attention"}, new java.util.function.DoubleSupplier[] {() -> engine.scheduler().laneMoves()});
         metrics.gauge("shuttle_requests_running", "Sequences in the running batch", () -> engine.scheduler().runningCount());
         metrics.gauge("shuttle_requests_waiting", "Requests queued for admission", () -> engine.scheduler().waitingCount());
         metrics.gauge("shuttle_kv_cache_usage_ratio", "Share of KV-cache blocks in use (0 to 1)", () -> {

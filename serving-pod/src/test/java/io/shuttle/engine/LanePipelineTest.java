@@ -204,4 +204,43 @@ class LanePipelineTest {
             }
         }
     }
+
+    /**
+     * Lane 0's requests stop after two tokens while lane 1's run on: lane 1 hands a sequence over
+     * (it sits out at most one step) and every request still generates exactly what it generates
+     * alone, in round order, without leaking KV blocks.
+     */
+    @Test
+    void aSequenceMovedToALaneThatFinishedEarlyGeneratesExactlyAsAlone() {
+        // 8 two-token prompts fill both lanes' 8-token budgets in step 0: r0-r3 in lane 0, r4-r7 in lane 1.
+        List<int[]> prompts = EngineFixture.prompts(11, SPEC.vocab(), 2, 2, 2, 2, 2, 2, 2, 2);
+        List<GenerationResult> expected;
+        try (EngineFixture mono = new EngineFixture(dir, OPTIONS)) {
+            expected = mono.engine.generate(prompts, SamplingParams.greedy(10, true), false);
+        }
+        try (Checkpoint ckpt = Checkpoint.open(dir); Backend b = new CpuBackend(1);
+             ExpertStage stage = new ExpertStage(ckpt.config(), ExpertWeights.loadAll(ckpt, b), b, 16)) {
+            RecordingExperts experts = new RecordingExperts(stage);
+            try (Engine engine = new Engine(ckpt, b, OPTIONS, experts, 2, StepTrace.NONE)) {
+                List<CollectingListener> listeners = new ArrayList<>();
+                for (int i = 0; i < prompts.size(); i++) {
+                    CollectingListener l = new CollectingListener(prompts.get(i), false);
+                    listeners.add(l);
+                    int maxTokens = i < 3 ? 2 : 10;
+                    engine.scheduler().submit(new Request("r" + i, prompts.get(i), SamplingParams.greedy(maxTokens, true), l));
+                }
+                for (int guard = 0; guard < 100 && engine.scheduler().hasWork(); guard++) {
+                    engine.step();
+                }
+                assertTrue(engine.scheduler().laneMoves() >= 1, "lane 1 kept all four sequences while lane 0 ran one");
+                for (int p = 0; p < prompts.size(); p++) {
+                    int[] want = expected.get(p).generatedIds();
+                    int[] got = listeners.get(p).result().join().generatedIds();
+                    assertArrayEquals(java.util.Arrays.copyOf(want, p < 3 ? 2 : 10), got, "prompt " + p);
+                }
+                experts.assertRoundOrder(SPEC.layers(), 2);
+                assertEquals(engine.allocator().totalBlocks(), engine.allocator().freeBlocks(), "no KV block leaked");
+            }
+        }
+    }
 }
