@@ -189,7 +189,7 @@ class OpenAiApiTest {
                 "shuttle_prompt_tokens_total", "shuttle_generation_tokens_total", "shuttle_requests_running",
                 "shuttle_requests_waiting", "shuttle_kv_cache_usage_ratio", "shuttle_attention_seconds_count",
                 "shuttle_m2n_round_seconds_count", "shuttle_pipeline_bubble_ratio", "shuttle_m2n_bytes_total",
-                "shuttle_m2n_missing_sender_rounds_total", "shuttle_communication_seconds_count")) {
+                "shuttle_m2n_missing_sender_rounds_total", "shuttle_communication_seconds_count", "shuttle_lane_moves_total")) {
             assertTrue(after.contains(name), "metric " + name + " is exported");
         }
         assertTrue(value(after, "shuttle_generation_tokens_total") >= value(before, "shuttle_generation_tokens_total") + 4,
