@@ -26,7 +26,7 @@ class BenchPipelineE2ETest {
 
     @Test
     void measuresEveryMicroBatchCountOverTheWholeBatch(@TempDir Path dir) throws Exception {
-        Bench b = bench(dir, List.of());
+        Bench b = bench(dir, List.of("--no-side-by-side", "--repeat", "1"));
         List<JsonNode> rows = b.rows();
         String output = b.output();
         assertEquals(2, rows.size(), "one JSON object per micro-batch count:\n" + output);

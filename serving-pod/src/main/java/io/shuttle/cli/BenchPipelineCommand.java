@@ -90,16 +90,22 @@ final class BenchPipelineCommand implements Callable<Integer> {
             description = "Longest warm-up per cluster: the measured request runs until its last three times agree within 5 %% and neither pod's JIT compiled during the last one (default: ${DEFAULT-VALUE}).")
     int warmupSeconds;
 
-    @Option(names = "--side-by-side",
+    /**
+     * Side by side is the default: measured cluster after cluster, the same model gave m = 2 ratios
+     * of 1.37-1.77x on one VM, because whole clusters differ by 1.3-2x there; side by side the
+     * ratios of five windows agreed within 1.36-1.42x (docs/BENCHMARKS.md).
+     */
+    @Option(names = "--side-by-side", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "Start one cluster per micro-batch count, all at once, and measure them in turn, window after "
                     + "window (--repeat windows each): a slow minute on a shared machine falls on every m alike. "
-                    + "Needs the memory of all clusters together.")
+                    + "Needs the memory of all clusters together; each idle one costs its cores a few per cent. "
+                    + "--no-side-by-side starts, measures and stops them one after another (default: side by side).")
     boolean sideBySide;
 
     @Option(names = "--json", description = "One JSON object per micro-batch count.")
     boolean json;
 
-    @Option(names = "--repeat", defaultValue = "1",
+    @Option(names = "--repeat", defaultValue = "3",
             description = "Runs of the whole micro-batch sequence, interleaved; figures are the medians, ratios the median of each run's own (default: ${DEFAULT-VALUE}).")
     int repeat;
 
