@@ -20,13 +20,13 @@ import java.util.concurrent.TimeUnit;
  * and it is recomputed later from its known tokens (vLLM's recompute preemption).
  *
  * <p><b>Lanes.</b> With m micro-batches the scheduler keeps m lanes, and a sequence runs in
- * the lane it was admitted to until the lanes need evening out. Each lane is scheduled and its results applied on its own
- * ({@link #schedule(int, long)}, {@link #update}), so the pipeline can start lane 0's step s+1
+ * the lane it was admitted to until the lanes need evening out. Each lane is scheduled and its
+ * results applied on its own ({@link #schedule(int, long)}, {@link #update}), so the pipeline can start lane 0's step s+1
  * while lane 1 still finishes step s: the micro-batches run across step boundaries and the
  * experts never wait for a whole step to end (MegaScale-Infer's ping-pong without the
  * per-step fill and drain). Each lane gets 1/m of the token budget and of the running limit;
- * newcomers join the lane with fewer sequences, and when nothing waits, a lane that finished
- * sequences takes some from the fullest ({@link #rebalance}), so the lanes stay even. Scheduling
+ * newcomers join the lane with fewer sequences, and when nothing waits, a lane two sequences
+ * fuller than the lightest hands sequences over ({@link #rebalance}), so the lanes stay even. Scheduling
  * a lane touches only that lane's sequences and the waiting line: another lane's sequences
  * may be in flight, and their KV blocks must not move under them.
  *
