@@ -86,7 +86,11 @@ final class BenchPipelineCommand implements Callable<Integer> {
     @Option(names = "--no-pin", description = "Do not pin processes to cores.")
     boolean noPin;
 
-    @Option(names = "--warmup-seconds", defaultValue = "120",
+    /**
+     * At batch 256 one measured request takes 3-5 s, and the m = 1 clusters on the Intel VM needed
+     * 107-117 s to settle: 120 s left almost no margin.
+     */
+    @Option(names = "--warmup-seconds", defaultValue = "180",
             description = "Longest warm-up per cluster: the measured request runs until its last three times agree within 5 %% and neither pod's JIT compiled during the last one (default: ${DEFAULT-VALUE}).")
     int warmupSeconds;
 
