@@ -98,9 +98,12 @@ final class PipelineBalance {
      * The benchmark model: the small preset (hidden 512, GQA 8/4 heads of 64, 8 experts top-2, 8
      * layers) with a vocabulary of 2,048 and the intermediate size given. At 256 the experts'
      * multiply-adds per token (top-2 × 3 × 512 × 256 = 786k per layer) equal attention's
-     * projections (q and o 512×512, k and v 256×512), and lm_head (2,048 × 512) is 17 % of the
-     * attention side's work, as in Mixtral-8x7B (16 %); the small preset's own 8,192-word lm_head
-     * would be 40 %. Generated once and cached.
+     * projections (q and o 512×512, k and v 256×512). lm_head (2,048 × 512) has 17 % of the
+     * multiply-adds of the attention projections (Mixtral-8x7B: 131 M against 1,342 M, 10 %), but
+     * in time, next to the attention over the context, it is about 8 % of the attention pod's busy
+     * time at batch 256 (4.9 of 62 ms per step on the Intel VM), as Mixtral's is at contexts of
+     * about 1k tokens (131 M of 1,741 M multiply-adds per token); the small preset's own 8,192-word
+     * lm_head would be 40 % of the projections. Generated once and cached.
      */
     static Path model(int intermediateSize, PrintWriter out) throws Exception {
         String name = intermediateSize == START_INTERMEDIATE ? "pipeline-bench-v2-seed1"
