@@ -50,6 +50,7 @@ public final class Engine implements AutoCloseable {
         SchedulerConfig schedulerConfig = new SchedulerConfig(options.maxBatchTokens(), options.maxLogitRows(),
                 options.maxWaiting(), microBatches, options.maxModelLen());
         this.lanes = microBatches;
+        this.trace = trace;
         int laneTokens = Scheduler.laneTokens(schedulerConfig);
         int laneLogitRows = Scheduler.laneLogitRows(schedulerConfig);
         if (experts == null) {
@@ -183,14 +184,18 @@ public final class Engine implements AutoCloseable {
                 int rows = runner.finish(i, hostLogits);
                 StepPlan done = plans[i];
                 plans[i] = null;
+                long t0 = trace.now();
                 sampleAndApply(done, rows);
+                trace.sample(step, i, t0);
                 if (i == 0) {
                     // With one lane there is nothing to overlap: its next step needs its own samples.
                     next = lanes > 1 && scheduler.hasWork()
                             && (expertClient == null || !expertClient.wantsQuietStepBoundary());
                 }
                 if (next) {
+                    long t1 = trace.now();
                     plans[i] = scheduler.schedule(i, step + 1);
+                    trace.schedule(step + 1, i, t1);
                     runner.begin(plans[i]);
                 }
             }
@@ -204,6 +209,7 @@ public final class Engine implements AutoCloseable {
     }
 
     private final StepPlan[] plans;
+    private final StepTrace trace;
     private final ExpertClient expertClient;
     private boolean primed;
     private long nextStep;

@@ -77,12 +77,14 @@ public final class PipelineRunner implements AutoCloseable {
     public void begin(StepPlan plan) {
         Lane lane = lanes[plan.lane()];
         lane.step = plan.step();
+        long t0 = trace.now();
         lane.inputs.upload(plan.batch());
         int n = lane.inputs.numTokens();
         trace.step(plan.step(), plan.lane(), n);
         if (n > 0) {
             attention.embed(lane.inputs, lane.buffers);
         }
+        trace.inputs(plan.step(), plan.lane(), t0);
         attendAndDispatch(plan.step(), 0, plan.lane());
     }
 

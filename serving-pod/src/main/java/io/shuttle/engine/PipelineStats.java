@@ -20,6 +20,8 @@ public final class PipelineStats implements StepTrace {
     private final LongAdder rounds = new LongAdder();
     private final LongAdder dispatchNanos = new LongAdder();
     private final LongAdder logitsNanos = new LongAdder();
+    /** Sampling, scheduling and input uploads at each lane's step boundary: attention-pod work outside the rounds. */
+    private final LongAdder hostNanos = new LongAdder();
     private final LongAdder emptyRounds = new LongAdder();
     /** Whether the current step has tokens; written and read on the engine thread. */
     private volatile boolean counting = true;
@@ -80,6 +82,24 @@ public final class PipelineStats implements StepTrace {
         next.logits(step, microBatch, startNanos);
     }
 
+    @Override
+    public void sample(long step, int microBatch, long startNanos) {
+        hostNanos.add(System.nanoTime() - startNanos);
+        next.sample(step, microBatch, startNanos);
+    }
+
+    @Override
+    public void schedule(long step, int microBatch, long startNanos) {
+        hostNanos.add(System.nanoTime() - startNanos);
+        next.schedule(step, microBatch, startNanos);
+    }
+
+    @Override
+    public void inputs(long step, int microBatch, long startNanos) {
+        hostNanos.add(System.nanoTime() - startNanos);
+        next.inputs(step, microBatch, startNanos);
+    }
+
     public Map<String, Object> snapshot() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("rounds", rounds.sum());
@@ -87,6 +107,7 @@ public final class PipelineStats implements StepTrace {
         m.put("wait_ns", waitNanos.sum());
         m.put("dispatch_ns", dispatchNanos.sum());
         m.put("logits_ns", logitsNanos.sum());
+        m.put("host_ns", hostNanos.sum());
         m.put("empty_rounds", emptyRounds.sum());
         m.put("jit_compile_ms", jitCompileMillis());
         m.put("time_ns", System.nanoTime());

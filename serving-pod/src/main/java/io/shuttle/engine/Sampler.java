@@ -1,5 +1,7 @@
 package io.shuttle.engine;
 
+import io.shuttle.kernels.cpu.RowArgmax;
+
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.Arrays;
@@ -21,19 +23,9 @@ public final class Sampler {
         this.order = new long[vocab];
     }
 
-    /** Greedy choice over row {@code row} of {@code logits} ([rows, vocab] F32). */
+    /** Greedy choice over row {@code row} of {@code logits} ([rows, vocab] F32): the lowest id of the largest logit. */
     public int argmax(MemorySegment logits, int row) {
-        long base = (long) row * vocab;
-        int best = 0;
-        float bestValue = logits.getAtIndex(ValueLayout.JAVA_FLOAT, base);
-        for (int i = 1; i < vocab; i++) {
-            float v = logits.getAtIndex(ValueLayout.JAVA_FLOAT, base + i);
-            if (v > bestValue) { // strict: ties stay with the lower id
-                best = i;
-                bestValue = v;
-            }
-        }
-        return best;
+        return RowArgmax.argmax(logits, (long) row * vocab * Float.BYTES, vocab);
     }
 
     public int sample(MemorySegment logits, int row, SamplingParams params, SplittableRandom random) {

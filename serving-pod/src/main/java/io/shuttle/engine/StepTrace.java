@@ -46,6 +46,18 @@ public interface StepTrace {
     default void logits(long step, int microBatch, long startNanos) {
     }
 
+    /** Sampling a micro-batch's logit rows and applying the tokens to its sequences, from {@code startNanos} to now. */
+    default void sample(long step, int microBatch, long startNanos) {
+    }
+
+    /** Scheduling a micro-batch's next step (admissions, chunks, KV blocks), from {@code startNanos} to now. */
+    default void schedule(long step, int microBatch, long startNanos) {
+    }
+
+    /** Uploading a micro-batch's step inputs (ids, positions, block tables) and its embeddings, from {@code startNanos} to now. */
+    default void inputs(long step, int microBatch, long startNanos) {
+    }
+
     /** Handing a micro-batch to the experts (routing, packing, posting the sends), from {@code startNanos} to now. */
     void dispatch(long step, int layer, int microBatch, long startNanos);
 }

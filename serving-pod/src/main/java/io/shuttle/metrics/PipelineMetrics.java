@@ -91,6 +91,30 @@ public final class PipelineMetrics implements StepTrace {
         next.logits(step, microBatch, startNanos);
     }
 
+    @Override
+    public void sample(long step, int microBatch, long startNanos) {
+        busy(startNanos);
+        next.sample(step, microBatch, startNanos);
+    }
+
+    @Override
+    public void schedule(long step, int microBatch, long startNanos) {
+        busy(startNanos);
+        next.schedule(step, microBatch, startNanos);
+    }
+
+    @Override
+    public void inputs(long step, int microBatch, long startNanos) {
+        busy(startNanos);
+        next.inputs(step, microBatch, startNanos);
+    }
+
+    private void busy(long startNanos) {
+        if (active) {
+            m.bubbles.busy(System.nanoTime() - startNanos);
+        }
+    }
+
     /** A round failed (an expert pod missing): counted with the expert side's missing-sender rounds. */
     public void roundFailed() {
         m.missingSenderRounds.inc();

@@ -72,6 +72,21 @@ public final class ChromeTrace implements StepTrace, io.shuttle.pipeline.RoundTr
     }
 
     @Override
+    public void sample(long step, int microBatch, long startNanos) {
+        event("sample", "sample", step, -1, microBatch, startNanos, System.nanoTime());
+    }
+
+    @Override
+    public void schedule(long step, int microBatch, long startNanos) {
+        event("schedule", "schedule", step, -1, microBatch, startNanos, System.nanoTime());
+    }
+
+    @Override
+    public void inputs(long step, int microBatch, long startNanos) {
+        event("inputs", "inputs", step, -1, microBatch, startNanos, System.nanoTime());
+    }
+
+    @Override
     public void phase(String phase, long step, int layer, int microBatch, long startNanos, long endNanos) {
         event(phase + " L" + layer, phase, step, layer, microBatch, startNanos, endNanos);
     }
