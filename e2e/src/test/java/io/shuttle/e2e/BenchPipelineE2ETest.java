@@ -78,6 +78,9 @@ class BenchPipelineE2ETest {
         assertTrue(r.get("t_c_us").asDouble() >= 0, output);
         double bubbles = r.get("bubble_fraction").asDouble();
         assertTrue(bubbles >= 0 && bubbles <= 1, "bubble fraction " + bubbles);
+        double layer0 = r.get("idle_experts_layer0").asDouble();
+        assertTrue(layer0 >= 0 && layer0 <= r.get("idle_experts").asDouble(),
+                "the experts' idle share at layer 0 is part of their idle share:\n" + output);
         assertTrue(r.get("warmup_settled").isBoolean(), "each row says whether its warm-up settled:\n" + output);
     }
 

@@ -155,7 +155,7 @@ final class BenchPipelineCommand implements Callable<Integer> {
             out.printf("model %s, %d attention + %d expert processes (%s), batch %d, %d decode steps, %d run(s)%s%n",
                     dir, attention, experts, noPin ? "not pinned" : "one core each", batch, steps, repeat,
                     sideBySide ? ", all clusters side by side" : "");
-            out.println("run  m  tokens/s  T_a(us)  T_e(us)  T_c(us)  lm_head/step(us)  idle attention  idle experts  vs m=" + microBatches[0]
+            out.println("run  m  tokens/s  T_a(us)  T_e(us)  T_c(us)  lm_head/step(us)  idle attention  idle experts (layer 0)  vs m=" + microBatches[0]
                     + "  no bubbles  warm-up(s)");
         }
         // Runs interleave the micro-batch counts, so a slow minute on a shared machine falls on
@@ -194,9 +194,10 @@ final class BenchPipelineCommand implements Callable<Integer> {
                     if (!json) {
                         boolean settled = (Boolean) row.get("warmup_settled");
                         unsettled |= !settled;
-                        out.printf("%3d %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f  %6.2fx  %10s  %10.1f%s%n", run,
+                        out.printf("%3d %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f (%5.3f)  %6.2fx  %10s  %10.1f%s%n", run,
                                 microBatches[i], tokensPerS, row.get("t_a_us"), row.get("t_e_us"), row.get("t_c_us"),
                                 row.get("lm_head_us_per_step"), row.get("idle_attention"), row.get("idle_experts"),
+                                row.get("idle_experts_layer0"),
                                 row.get("ratio_to_first"), noBubbleText(row), row.get("warmup_s"), settled ? "" : " *");
                         out.flush();
                     } else if (repeat == 1) {
@@ -234,10 +235,10 @@ final class BenchPipelineCommand implements Callable<Integer> {
                 if (json) {
                     out.println(JSON.writeValueAsString(med));
                 } else {
-                    out.printf("med %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f  %6.2fx  %10s   runs: %s%n",
+                    out.printf("med %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f (%5.3f)  %6.2fx  %10s   runs: %s%n",
                             microBatches[i], med.get("tokens_per_s"), med.get("t_a_us"), med.get("t_e_us"),
                             med.get("t_c_us"), med.get("lm_head_us_per_step"), med.get("idle_attention"),
-                            med.get("idle_experts"), med.get("ratio_to_first"), noBubbleText(med), rates);
+                            med.get("idle_experts"), med.get("idle_experts_layer0"), med.get("ratio_to_first"), noBubbleText(med), rates);
                 }
             }
             out.flush();
@@ -391,6 +392,8 @@ final class BenchPipelineCommand implements Callable<Integer> {
         row.put("bubble_fraction", round3(Math.max(idleAttention, idleExperts)));
         row.put("idle_attention", round3(idleAttention));
         row.put("idle_experts", round3(idleExperts));
+        // Of that, the waits for layer 0: the attention pod's step boundary (lm_head, sampling).
+        row.put("idle_experts_layer0", round3(Math.clamp(delta(e1, e0, "wait_layer0_ns") / wall, 0, idleExperts)));
         return row;
     }
 

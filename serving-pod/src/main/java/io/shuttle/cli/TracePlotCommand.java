@@ -45,7 +45,8 @@ final class TracePlotCommand implements Callable<Integer> {
     private static final Map<String, Color> COLORS = Map.of(
             "attention", new Color(0x4C72B0), "dispatch", new Color(0xDD8452), "wait", new Color(0xCCCCCC),
             "expert compute", new Color(0x55A868), "combine", new Color(0xC44E52), "wait attention", new Color(0xE5E5E5),
-            "lm_head", new Color(0x8172B3));
+            "lm_head", new Color(0x8172B3), "sample", new Color(0xDA8BC3), "schedule", new Color(0x937860),
+            "inputs", new Color(0xCCB974));
 
     record Event(String process, int lane, String cat, double start, double dur, String label, boolean otherStep) {
     }
@@ -149,7 +150,7 @@ final class TracePlotCommand implements Callable<Integer> {
             g.fillRect(lx, height - 30, 14, 14);
             g.setColor(Color.BLACK);
             g.drawString(entry.getKey(), lx + 18, height - 19);
-            lx += 150;
+            lx += 128;
         }
         g.dispose();
         ImageIO.write(img, "png", out.toFile());

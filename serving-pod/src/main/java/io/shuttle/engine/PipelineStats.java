@@ -84,19 +84,25 @@ public final class PipelineStats implements StepTrace {
 
     @Override
     public void sample(long step, int microBatch, long startNanos) {
-        hostNanos.add(System.nanoTime() - startNanos);
+        if (counting) {
+            hostNanos.add(System.nanoTime() - startNanos);
+        }
         next.sample(step, microBatch, startNanos);
     }
 
     @Override
     public void schedule(long step, int microBatch, long startNanos) {
-        hostNanos.add(System.nanoTime() - startNanos);
+        if (counting) {
+            hostNanos.add(System.nanoTime() - startNanos);
+        }
         next.schedule(step, microBatch, startNanos);
     }
 
     @Override
     public void inputs(long step, int microBatch, long startNanos) {
-        hostNanos.add(System.nanoTime() - startNanos);
+        if (counting) {
+            hostNanos.add(System.nanoTime() - startNanos);
+        }
         next.inputs(step, microBatch, startNanos);
     }
 

@@ -103,6 +103,12 @@ public final class ExpertServer implements AutoCloseable {
     /** Rounds that had rows for this pod (idle lockstep rounds and rounds routed elsewhere have none). */
     private final LongAdder busyRounds = new LongAdder();
     private final LongAdder waitNanos = new LongAdder();
+    /**
+     * The part of {@link #waitNanos} spent waiting for layer-0 rounds: the attention pods' step
+     * boundary (lm_head, sampling, scheduling and layer 0's attention of a micro-batch, while
+     * this pod has at most the other micro-batches' last layer to work on).
+     */
+    private final LongAdder waitLayer0Nanos = new LongAdder();
     private final LongAdder combineNanos = new LongAdder();
     private final LongAdder rowsServed = new LongAdder();
     private final LongAdder refusedMessages = new LongAdder();
@@ -306,6 +312,9 @@ public final class ExpertServer implements AutoCloseable {
         }
         long waited = System.nanoTime();
         waitNanos.add(waited - t0);
+        if (layer == 0) {
+            waitLayer0Nanos.add(waited - t0);
+        }
         // Traces show the newest sender step of the round.
         long step = round.messages().values().stream().mapToLong(m -> m.header().step()).max().orElse(ANY_STEP);
         trace.phase("wait attention", step, layer, mb, t0, waited);
@@ -461,6 +470,7 @@ public final class ExpertServer implements AutoCloseable {
         m.put("rows", rowsServed.sum());
         m.put("busy_rounds", busyRounds.sum());
         m.put("wait_ns", waitNanos.sum());
+        m.put("wait_layer0_ns", waitLayer0Nanos.sum());
         m.put("compute_ns", computeNanos.sum());
         m.put("combine_ns", combineNanos.sum());
         m.put("attention_pods", membersView.size());

@@ -125,6 +125,82 @@ class LanePipelineTest {
         }
     }
 
+    /** Every span the engine traces, as "kind step lane" in the order they ended. */
+    static final class RecordingTrace implements StepTrace {
+        final List<String> spans = new ArrayList<>();
+
+        @Override
+        public long now() {
+            return System.nanoTime();
+        }
+
+        @Override
+        public void attention(long step, int layer, int microBatch, long startNanos) {
+            spans.add("attention" + layer + " " + step + " " + microBatch);
+        }
+
+        @Override
+        public void wait(long step, int layer, int microBatch, long startNanos) {
+        }
+
+        @Override
+        public void dispatch(long step, int layer, int microBatch, long startNanos) {
+        }
+
+        @Override
+        public void logits(long step, int microBatch, long startNanos) {
+            spans.add("lm_head " + step + " " + microBatch);
+        }
+
+        @Override
+        public void sample(long step, int microBatch, long startNanos) {
+            spans.add("sample " + step + " " + microBatch);
+        }
+
+        @Override
+        public void schedule(long step, int microBatch, long startNanos) {
+            spans.add("schedule " + step + " " + microBatch);
+        }
+
+        @Override
+        public void inputs(long step, int microBatch, long startNanos) {
+            spans.add("inputs " + step + " " + microBatch);
+        }
+    }
+
+    @Test
+    void eachLanesStepBoundaryIsTracedInTheOrderItRuns() {
+        List<int[]> prompts = EngineFixture.prompts(5, SPEC.vocab(), 5, 7, 4, 6);
+        try (Checkpoint ckpt = Checkpoint.open(dir); Backend b = new CpuBackend(1);
+             ExpertStage stage = new ExpertStage(ckpt.config(), ExpertWeights.loadAll(ckpt, b), b, 16)) {
+            RecordingTrace trace = new RecordingTrace();
+            try (Engine engine = new Engine(ckpt, b, OPTIONS, new RecordingExperts(stage), 2, trace)) {
+                engine.generate(prompts, SamplingParams.greedy(6, true), false);
+            }
+            List<String> spans = trace.spans;
+            int boundaries = 0;
+            for (int i = 0; i < spans.size(); i++) {
+                if (!spans.get(i).startsWith("schedule ")) {
+                    continue;
+                }
+                // A lane's next step while the pipeline runs: its lm_head and sampling of step s,
+                // then scheduling, inputs and layer 0 of step s+1, with nothing in between.
+                String[] f = spans.get(i).split(" ");
+                long next = Long.parseLong(f[1]);
+                String lane = f[2];
+                assertEquals(List.of("lm_head " + (next - 1) + " " + lane, "sample " + (next - 1) + " " + lane,
+                                "schedule " + next + " " + lane, "inputs " + next + " " + lane,
+                                "attention0 " + next + " " + lane),
+                        spans.subList(i - 2, i + 3), "around span " + i + ": " + spans.subList(Math.max(0, i - 4),
+                                Math.min(spans.size(), i + 5)));
+                boundaries++;
+            }
+            assertTrue(boundaries >= 8, "lanes went straight into their next step " + boundaries + " times");
+            assertEquals(spans.stream().filter(x -> x.startsWith("lm_head")).count(),
+                    spans.stream().filter(x -> x.startsWith("sample")).count(), "every lm_head is sampled");
+        }
+    }
+
     @Test
     void aStepFailingWithALaneAlreadyInTheNextStepIsRetriedExactly() {
         List<int[]> prompts = EngineFixture.prompts(4, SPEC.vocab(), 5, 9, 3, 6);
