@@ -61,13 +61,15 @@ final class BenchPipelineCommand implements Callable<Integer> {
     int[] microBatches;
 
     /**
-     * The default batch. An expert round costs a fixed ~0.45 ms per layer (every held expert's
-     * weights streamed from memory, not overlapped with compute on these CPUs) plus ~14 µs a
-     * token, so at batch 64 a half batch still costs 0.6-0.75 of a whole one and m = 2 cannot
-     * gain much (1.41x side by side); at 256 the fixed share is small (1.77x). MegaScale-Infer
-     * makes the same point: experts need large batches to be compute-bound.
+     * The default batch. An expert round costs a fixed 0.45-0.8 ms per layer (every held expert's
+     * weights streamed from memory, not overlapped with compute on these CPUs) plus 14-22 µs a
+     * token, so m = 2 pays that fixed cost twice: at batch 64 two half rounds cost 1.3 whole
+     * ones (m = 2 1.50x), at 256 1.15 (1.64-1.79x), at 512 about 1.07 (1.80-1.84x). 512 is half
+     * of vLLM's default {@code max_num_seqs} on GPUs of 70 GiB and more (1024; 256 below that),
+     * the class of machine this serves MoE models on, and MegaScale-Infer's point is the same:
+     * experts need large batches to be compute-bound (docs/BENCHMARKS.md).
      */
-    static final int DEFAULT_BATCH = 256;
+    static final int DEFAULT_BATCH = 512;
 
     @Option(names = "--batch", defaultValue = "" + DEFAULT_BATCH,
             description = "Sequences decoding together (default: ${DEFAULT-VALUE}: large enough that each expert round's fixed cost,"
@@ -87,10 +89,10 @@ final class BenchPipelineCommand implements Callable<Integer> {
     boolean noPin;
 
     /**
-     * At batch 256 one measured request takes 3-5 s, and the m = 1 clusters on the Intel VM needed
-     * 107-117 s to settle: 120 s left almost no margin.
+     * At batch 512 one measured request takes 6-9 s, and the m = 1 clusters on the Intel VM needed
+     * 109-129 s to settle (at 256, 107-117 s of the 120 s cap then): 300 s leaves a margin.
      */
-    @Option(names = "--warmup-seconds", defaultValue = "180",
+    @Option(names = "--warmup-seconds", defaultValue = "300",
             description = "Longest warm-up per cluster: the measured request runs until its last three times agree within 5 %% and neither pod's JIT compiled during the last one (default: ${DEFAULT-VALUE}).")
     int warmupSeconds;
 
