@@ -17,9 +17,10 @@ import static io.shuttle.kernels.cpu.Simd.LE;
  * a NaN ignored unless it is the first element (a NaN row falls back to that loop).
  *
  * <p>Why vectorised: an attention pod samples each micro-batch between its lm_head and its next
- * layer 0, while the expert pods wait for that layer. The scalar loop took ~1 µs per row of a
- * 2k vocabulary, ~150 µs for 128 rows; two vector passes (max, then first index equal to it)
- * over a row that stays in L1 take a few hundred ns.
+ * layer 0, while the expert pods wait for that layer. For 128 rows of a 2,048-word vocabulary
+ * (one pinned core of the Intel VM, warm) the scalar loop took 91 µs and these two passes (max,
+ * then the first index equal to it, the row still in L1) 59 µs; most of what is left is reading
+ * the logits (1 MiB) from L2.
  */
 public final class RowArgmax {
     private RowArgmax() {
