@@ -186,7 +186,7 @@ public final class Engine implements AutoCloseable {
                 plans[i] = null;
                 long t0 = trace.now();
                 sampleAndApply(done, rows);
-                trace.sample(step, i, t0);
+                trace.boundary(StepTrace.Boundary.SAMPLE, step, i, t0);
                 if (i == 0) {
                     // With one lane there is nothing to overlap: its next step needs its own samples.
                     next = lanes > 1 && scheduler.hasWork()
@@ -195,7 +195,7 @@ public final class Engine implements AutoCloseable {
                 if (next) {
                     long t1 = trace.now();
                     plans[i] = scheduler.schedule(i, step + 1);
-                    trace.schedule(step + 1, i, t1);
+                    trace.boundary(StepTrace.Boundary.SCHEDULE, step + 1, i, t1);
                     runner.begin(plans[i]);
                 }
             }

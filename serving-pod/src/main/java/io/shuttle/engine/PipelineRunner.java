@@ -84,7 +84,7 @@ public final class PipelineRunner implements AutoCloseable {
         if (n > 0) {
             attention.embed(lane.inputs, lane.buffers);
         }
-        trace.inputs(plan.step(), plan.lane(), t0);
+        trace.boundary(StepTrace.Boundary.INPUTS, plan.step(), plan.lane(), t0);
         attendAndDispatch(plan.step(), 0, plan.lane());
     }
 

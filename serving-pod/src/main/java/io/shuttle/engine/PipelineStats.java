@@ -83,28 +83,11 @@ public final class PipelineStats implements StepTrace {
     }
 
     @Override
-    public void sample(long step, int microBatch, long startNanos) {
-        host(startNanos);
-        next.sample(step, microBatch, startNanos);
-    }
-
-    @Override
-    public void schedule(long step, int microBatch, long startNanos) {
-        host(startNanos);
-        next.schedule(step, microBatch, startNanos);
-    }
-
-    @Override
-    public void inputs(long step, int microBatch, long startNanos) {
-        host(startNanos);
-        next.inputs(step, microBatch, startNanos);
-    }
-
-    /** Step-boundary work since {@code startNanos}, counted in steps with tokens only. */
-    private void host(long startNanos) {
+    public void boundary(Boundary phase, long step, int microBatch, long startNanos) {
         if (counting) {
             hostNanos.add(System.nanoTime() - startNanos);
         }
+        next.boundary(phase, step, microBatch, startNanos);
     }
 
     public Map<String, Object> snapshot() {

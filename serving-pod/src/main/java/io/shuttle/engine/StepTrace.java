@@ -46,16 +46,28 @@ public interface StepTrace {
     default void logits(long step, int microBatch, long startNanos) {
     }
 
-    /** Sampling a micro-batch's logit rows and applying the tokens to its sequences, from {@code startNanos} to now. */
-    default void sample(long step, int microBatch, long startNanos) {
+    /** The work of a micro-batch's step boundary that is not a round: its span names in a trace. */
+    enum Boundary {
+        /** Sampling its logit rows and applying the tokens to its sequences. */
+        SAMPLE("sample"),
+        /** Scheduling its next step (admissions, chunks, KV blocks). */
+        SCHEDULE("schedule"),
+        /** Uploading its step inputs (ids, positions, block tables) and its embeddings. */
+        INPUTS("inputs");
+
+        private final String label;
+
+        Boundary(String label) {
+            this.label = label;
+        }
+
+        public String label() {
+            return label;
+        }
     }
 
-    /** Scheduling a micro-batch's next step (admissions, chunks, KV blocks), from {@code startNanos} to now. */
-    default void schedule(long step, int microBatch, long startNanos) {
-    }
-
-    /** Uploading a micro-batch's step inputs (ids, positions, block tables) and its embeddings, from {@code startNanos} to now. */
-    default void inputs(long step, int microBatch, long startNanos) {
+    /** One phase of a micro-batch's step boundary, from {@code startNanos} to now. */
+    default void boundary(Boundary phase, long step, int microBatch, long startNanos) {
     }
 
     /** Handing a micro-batch to the experts (routing, packing, posting the sends), from {@code startNanos} to now. */

@@ -92,27 +92,11 @@ public final class PipelineMetrics implements StepTrace {
     }
 
     @Override
-    public void sample(long step, int microBatch, long startNanos) {
-        busy(startNanos);
-        next.sample(step, microBatch, startNanos);
-    }
-
-    @Override
-    public void schedule(long step, int microBatch, long startNanos) {
-        busy(startNanos);
-        next.schedule(step, microBatch, startNanos);
-    }
-
-    @Override
-    public void inputs(long step, int microBatch, long startNanos) {
-        busy(startNanos);
-        next.inputs(step, microBatch, startNanos);
-    }
-
-    private void busy(long startNanos) {
+    public void boundary(Boundary phase, long step, int microBatch, long startNanos) {
         if (active) {
             m.bubbles.busy(System.nanoTime() - startNanos);
         }
+        next.boundary(phase, step, microBatch, startNanos);
     }
 
     /** A round failed (an expert pod missing): counted with the expert side's missing-sender rounds. */

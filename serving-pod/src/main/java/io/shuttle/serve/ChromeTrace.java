@@ -72,18 +72,8 @@ public final class ChromeTrace implements StepTrace, io.shuttle.pipeline.RoundTr
     }
 
     @Override
-    public void sample(long step, int microBatch, long startNanos) {
-        event("sample", "sample", step, -1, microBatch, startNanos, System.nanoTime());
-    }
-
-    @Override
-    public void schedule(long step, int microBatch, long startNanos) {
-        event("schedule", "schedule", step, -1, microBatch, startNanos, System.nanoTime());
-    }
-
-    @Override
-    public void inputs(long step, int microBatch, long startNanos) {
-        event("inputs", "inputs", step, -1, microBatch, startNanos, System.nanoTime());
+    public void boundary(Boundary phase, long step, int microBatch, long startNanos) {
+        event(phase.label(), phase.label(), step, -1, microBatch, startNanos, System.nanoTime());
     }
 
     @Override

@@ -153,18 +153,8 @@ class LanePipelineTest {
         }
 
         @Override
-        public void sample(long step, int microBatch, long startNanos) {
-            spans.add("sample " + step + " " + microBatch);
-        }
-
-        @Override
-        public void schedule(long step, int microBatch, long startNanos) {
-            spans.add("schedule " + step + " " + microBatch);
-        }
-
-        @Override
-        public void inputs(long step, int microBatch, long startNanos) {
-            spans.add("inputs " + step + " " + microBatch);
+        public void boundary(Boundary phase, long step, int microBatch, long startNanos) {
+            spans.add(phase.label() + " " + step + " " + microBatch);
         }
     }
 

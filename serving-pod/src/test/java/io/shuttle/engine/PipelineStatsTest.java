@@ -37,11 +37,11 @@ class PipelineStatsTest {
         PipelineStats stats = new PipelineStats(StepTrace.NONE);
         long before = System.nanoTime() - 1_000_000;
         stats.step(0, 0, 0);
-        stats.sample(0, 0, before); // an idle step's boundary: not counted
+        stats.boundary(StepTrace.Boundary.SAMPLE, 0, 0, before); // an idle step's boundary: not counted
         stats.step(1, 0, 12);
-        stats.sample(1, 0, before);
-        stats.schedule(2, 0, before);
-        stats.inputs(2, 0, before);
+        stats.boundary(StepTrace.Boundary.SAMPLE, 1, 0, before);
+        stats.boundary(StepTrace.Boundary.SCHEDULE, 2, 0, before);
+        stats.boundary(StepTrace.Boundary.INPUTS, 2, 0, before);
         Map<String, Object> m = stats.snapshot();
         long host = (Long) m.get("host_ns");
         assertTrue(host >= 3_000_000 && host < 4_000_000_000L, "three counted spans of >= 1 ms: " + host);
