@@ -28,13 +28,28 @@ public final class ChromeTrace implements StepTrace, io.shuttle.pipeline.RoundTr
     private final int maxEvents;
     private final AtomicInteger events = new AtomicInteger();
     private final int pid = (int) ProcessHandle.current().pid();
+    /** Readings of the two clocks taken when a trace opens; the tightest pair is kept. */
+    private static final int CLOCK_PAIRINGS = 16;
 
     public ChromeTrace(Path file, String process, int maxEvents) {
-        long before = System.nanoTime();
-        java.time.Instant wall = java.time.Instant.now();
-        long after = System.nanoTime();
-        this.origin = before + (after - before) / 2;
-        this.originEpochMicros = wall.getEpochSecond() * 1e6 + wall.getNano() / 1e3;
+        // Pair the two clocks from the tightest of several readings: a thread preempted between
+        // nanoTime and the wall clock (common on a busy two-core machine) would otherwise skew
+        // every timestamp of this file by the length of the preemption, tens of µs and more.
+        long bestSpan = Long.MAX_VALUE;
+        long bestOrigin = 0;
+        java.time.Instant bestWall = null;
+        for (int i = 0; i < CLOCK_PAIRINGS; i++) {
+            long before = System.nanoTime();
+            java.time.Instant wall = java.time.Instant.now();
+            long after = System.nanoTime();
+            if (after - before < bestSpan) {
+                bestSpan = after - before;
+                bestOrigin = before + (after - before) / 2;
+                bestWall = wall;
+            }
+        }
+        this.origin = bestOrigin;
+        this.originEpochMicros = bestWall.getEpochSecond() * 1e6 + bestWall.getNano() / 1e3;
         this.process = process;
         this.maxEvents = maxEvents;
         try {
