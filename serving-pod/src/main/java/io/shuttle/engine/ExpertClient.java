@@ -29,6 +29,19 @@ public interface ExpertClient extends AutoCloseable {
     void awaitCombine(long step, int layer, int microBatch);
 
     /**
+     * Waits as {@link #awaitCombine}, and may add the round's combined output straight into
+     * {@code residual} (the same rows' hidden states, the MoE residual {@code h += out}) instead
+     * of writing {@code out}. Returns true if it did; false if the caller still has to add
+     * {@code out}. A client adds directly only where that gives the same floats as writing
+     * {@code out} and adding it: one pass over the rows instead of three (clear, scatter, add),
+     * which is the hop back from the experts on the critical path of every round.
+     */
+    default boolean awaitCombineInto(long step, int layer, int microBatch, Tensor residual) {
+        awaitCombine(step, layer, microBatch);
+        return false;
+    }
+
+    /**
      * Whether, in the last round this client completed, other attention pods sent rows: the
      * deployment is busy and an idle attention pod should keep stepping at once rather than back
      * off (its empty messages gate everyone's rounds).

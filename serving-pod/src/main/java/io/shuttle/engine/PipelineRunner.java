@@ -179,10 +179,10 @@ public final class PipelineRunner implements AutoCloseable {
     private void awaitAndAdd(long step, int layer, int i) {
         Lane lane = lanes[i];
         long t0 = trace.now();
-        experts.awaitCombine(step, layer, i);
-        trace.wait(step, layer, i, t0);
         int n = lane.inputs.numTokens();
-        if (n > 0) {
+        boolean added = experts.awaitCombineInto(step, layer, i, lane.buffers.hidden.rows(0, n));
+        trace.wait(step, layer, i, t0);
+        if (n > 0 && !added) {
             attention.addExpertOutput(lane.buffers, lane.expertOut.rows(0, n), 0, n);
         }
     }

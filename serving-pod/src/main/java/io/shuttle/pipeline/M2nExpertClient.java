@@ -253,6 +253,21 @@ public final class M2nExpertClient implements ExpertClient {
 
     @Override
     public void awaitCombine(long step, int layer, int microBatch) {
+        combine(step, layer, microBatch, null);
+    }
+
+    /**
+     * When one expert pod had every row of the round, its reply is scattered straight into the
+     * residual: h + (0 + x) and h + x are the same floats. With rows at several pods the partial
+     * rows are summed into {@code out} first, as {@link #awaitCombine} does, so the floats stay
+     * those of a sum of the pods' rows added to h (the monolithic engine's order).
+     */
+    @Override
+    public boolean awaitCombineInto(long step, int layer, int microBatch, Tensor residual) {
+        return combine(step, layer, microBatch, residual);
+    }
+
+    private boolean combine(long step, int layer, int microBatch, Tensor residual) {
         Slot s = slots[microBatch];
         if (s.step != step || s.layer != layer) {
             throw new IllegalStateException("no dispatch in flight for step " + step + " layer " + layer
@@ -263,8 +278,9 @@ public final class M2nExpertClient implements ExpertClient {
         await(s.sent, "sending " + round + " to the expert pods");
         try (ReceivedRound combined = await(node.collectCombine(step, layer, microBatch, podNodeIds, timeout),
                 "the expert pods' results for " + round)) {
-            backend.zero(s.out);
+            // Every reply is checked before any is added: a failed round leaves the residual as it was.
             boolean busy = false;
+            int podsWithRows = 0;
             for (int p = 0; p < placement.pods(); p++) {
                 Message m = combined.from(podNodeId[p]);
                 // An empty reply's topK carries the expert pod's "the round had rows" flag (ExpertServer).
@@ -279,13 +295,23 @@ public final class M2nExpertClient implements ExpertClient {
                     throw new ExpertUnavailableException("expert pod " + p + " returned " + m.header().rowCount()
                             + " rows for " + round + " but was sent " + c);
                 }
+                podsWithRows += c > 0 ? 1 : 0;
+            }
+            boolean intoResidual = residual != null && podsWithRows == 1;
+            Tensor target = intoResidual ? residual : s.out;
+            if (!intoResidual) {
+                backend.zero(s.out);
+            }
+            for (int p = 0; p < placement.pods(); p++) {
+                int c = s.count[p];
                 if (c > 0) {
-                    Tensor src = Tensor.of(m.payload(), DType.F32, c, hidden);
-                    backend.scatterAddRows(src, s.index[p].rows(0, c), ones(c), s.out);
+                    Tensor src = Tensor.of(combined.from(podNodeId[p]).payload(), DType.F32, c, hidden);
+                    backend.scatterAddRows(src, s.index[p].rows(0, c), ones(c), target);
                 }
             }
             othersBusy = busy;
             lastRoundNanos = System.nanoTime();
+            return intoResidual;
         }
     }
 
