@@ -181,11 +181,12 @@ public final class Engine implements AutoCloseable {
             runner.middle(step);
             boolean next = false;
             for (int i = 0; i < lanes; i++) {
-                int rows = runner.finish(i, hostLogits);
+                MemorySegment logits = runner.finish(i, hostLogits);
+                int rows = runner.logitRows(i);
                 StepPlan done = plans[i];
                 plans[i] = null;
                 long t0 = trace.now();
-                sampleAndApply(done, rows);
+                sampleAndApply(done, logits, rows);
                 trace.boundary(StepTrace.Boundary.SAMPLE, step, i, t0);
                 if (i == 0) {
                     // With one lane there is nothing to overlap: its next step needs its own samples.
@@ -256,7 +257,7 @@ public final class Engine implements AutoCloseable {
     }
 
     /** Samples a lane's logits rows and applies the results: tokens to the requests, finished ones freed. */
-    private void sampleAndApply(StepPlan plan, int rows) {
+    private void sampleAndApply(StepPlan plan, MemorySegment logits, int rows) {
         int[] sampled = new int[rows];
         for (StepPlan.Chunk c : plan.chunks()) {
             if (c.logitsRow() < 0) {
@@ -265,9 +266,9 @@ public final class Engine implements AutoCloseable {
             Sequence s = c.sequence();
             RequestListener listener = s.request().listener();
             if (listener.wantsLogits()) {
-                listener.onLogits(copyRow(c.logitsRow()));
+                listener.onLogits(copyRow(logits, c.logitsRow()));
             }
-            sampled[c.logitsRow()] = sampler.sample(hostLogits, c.logitsRow(), s.request().params(), s.random);
+            sampled[c.logitsRow()] = sampler.sample(logits, c.logitsRow(), s.request().params(), s.random);
         }
         scheduler.update(plan, sampled);
     }
@@ -331,9 +332,9 @@ public final class Engine implements AutoCloseable {
         }
     }
 
-    private float[] copyRow(int row) {
+    private float[] copyRow(MemorySegment logits, int row) {
         float[] out = new float[config.vocabSize()];
-        MemorySegment.copy(hostLogits, ValueLayout.JAVA_FLOAT, (long) row * config.vocabSize() * Float.BYTES,
+        MemorySegment.copy(logits, ValueLayout.JAVA_FLOAT, (long) row * config.vocabSize() * Float.BYTES,
                 out, 0, out.length);
         return out;
     }

@@ -57,9 +57,11 @@ class M2nPipelineTest {
 
     @Test
     void oneExpertPodGivesTheMonolithicEnginesExactLogits() throws Exception {
-        // One pod has every row: its reply is added straight into the residual, which must give
-        // the same floats as the monolithic engine's h + out.
-        assertSameOutputAsMonolithic(List.of(List.of(0, 1, 2, 3, 4, 5)), 0);
+        // One pod has every row: its reply is added straight into the residual instead of being
+        // summed into a cleared tensor first. The rounds hold other rows than the monolithic
+        // engine's (two lanes against one), and an expert GEMM's kernel depends on its row
+        // count, so logits may differ in the last bits; a missing or doubled add would not.
+        assertSameOutputAsMonolithic(List.of(List.of(0, 1, 2, 3, 4, 5)), 1e-4);
     }
 
     private void assertSameOutputAsMonolithic(List<List<Integer>> perPod, double logitTolerance) throws Exception {
