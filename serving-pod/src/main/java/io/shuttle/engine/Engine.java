@@ -27,6 +27,7 @@ public final class Engine implements AutoCloseable {
     private final Sampler sampler;
     private final Scheduler scheduler;
     private final Arena arena = Arena.ofShared();
+    /** Where a device backend's logits are copied for sampling; host backends are sampled in place (one row: unused). */
     private final MemorySegment hostLogits;
     private final AttentionWeights attentionWeights;
 
@@ -67,7 +68,8 @@ public final class Engine implements AutoCloseable {
         this.sampler = new Sampler(config.vocabSize());
         this.scheduler = new Scheduler(schedulerConfig, allocator, config.vocabSize(), config.eosTokenId());
         this.plans = new StepPlan[lanes];
-        this.hostLogits = arena.allocate((long) options.maxLogitRows() * config.vocabSize() * Float.BYTES, 64);
+        long logitRows = backend instanceof io.shuttle.kernels.HostBackend ? 1 : options.maxLogitRows();
+        this.hostLogits = arena.allocate(logitRows * config.vocabSize() * Float.BYTES, 64);
     }
 
     /**
