@@ -56,7 +56,7 @@ class M2nPipelineTest {
     }
 
     @Test
-    void oneExpertPodGivesTheMonolithicEnginesExactLogits() throws Exception {
+    void oneExpertPodGivesTheMonolithicEnginesOutput() throws Exception {
         // One pod has every row: its reply is added straight into the residual instead of being
         // summed into a cleared tensor first. The rounds hold other rows than the monolithic
         // engine's (two lanes against one), and an expert GEMM's kernel depends on its row
