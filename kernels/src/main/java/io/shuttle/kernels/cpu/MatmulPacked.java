@@ -25,6 +25,8 @@ import static io.shuttle.kernels.cpu.Simd.LE;
  * a row of x costs the same whether it comes alone or with hundreds. Rows left over after the
  * blocks of 4 run two or one at a time with the same arithmetic (an output's sum is built in the same
  * order in both), so a row's result does not depend on which batch or micro-batch it came in.
+ * A last group with at most two panels of outputs (an intermediate size of 480 is 7½ groups) runs
+ * two-panel copies of the same kernels, which skip the padding panels' loads and FMAs.
  * k is cut into chunks of {@link #KC_PAIRS} pairs (a group's chunk stays in L2 while every block
  * of x passes over it); each chunk's sums are added to what the earlier chunks left in {@code out}.
  *
@@ -33,6 +35,8 @@ import static io.shuttle.kernels.cpu.Simd.LE;
  */
 final class MatmulPacked implements WorkerPool.Job {
     static final int MR = 4;
+    /** Outputs of two panels: a group with no more valid outputs runs the two-panel kernels. */
+    static final int HALF = 2 * L;
     /** k pairs per chunk: 4096 columns, a 512 KB slice of a group at L = 16. */
     static final int KC_PAIRS = 2048;
 
@@ -105,22 +109,37 @@ final class MatmulPacked implements WorkerPool.Job {
         int valid = Math.min(GROUP, p.m - group * GROUP);
         long groupBase = group * p.groupBytes();
         int c0 = group * GROUP;
+        // A last group with at most two panels of real outputs (480 = 7 groups and a half) runs
+        // the two-panel kernels: the full ones would spend half their FMAs on zero padding.
+        boolean half = valid <= HALF;
         int fullPairs = k / 2;
         for (int q0 = 0; q0 < fullPairs; q0 += KC_PAIRS) {
             int q1 = Math.min(fullPairs, q0 + KC_PAIRS);
             boolean accumulate = q0 > 0;
             int r = r0;
             for (; r + MR <= r1; r += MR) {
-                block4(w, groupBase, q0, q1, r, tile);
+                if (half) {
+                    block4Half(w, groupBase, q0, q1, r, tile);
+                } else {
+                    block4(w, groupBase, q0, q1, r, tile);
+                }
                 merge(tile, MR, out, p.m, r, c0, valid, accumulate);
             }
             if (r + 2 <= r1) {
-                block2(w, groupBase, q0, q1, r, tile);
+                if (half) {
+                    block2Half(w, groupBase, q0, q1, r, tile);
+                } else {
+                    block2(w, groupBase, q0, q1, r, tile);
+                }
                 merge(tile, 2, out, p.m, r, c0, valid, accumulate);
                 r += 2;
             }
             if (r < r1) {
-                block1(w, groupBase, q0, q1, r, tile);
+                if (half) {
+                    block1Half(w, groupBase, q0, q1, r, tile);
+                } else {
+                    block1(w, groupBase, q0, q1, r, tile);
+                }
                 merge(tile, 1, out, p.m, r, c0, valid, accumulate);
             }
         }
@@ -257,6 +276,96 @@ final class MatmulPacked implements WorkerPool.Job {
         a1.intoArray(tile, L);
         a2.intoArray(tile, 2 * L);
         a3.intoArray(tile, 3 * L);
+    }
+
+    /**
+     * {@link #block4} over the group's first two panels only (tile columns 0..2L): for a last
+     * group whose outputs beyond 2L are padding. Each output's sum is built by the same FMAs in
+     * the same order as in {@link #block4}, so the bits are the same.
+     */
+    private void block4Half(MemorySegment w, long groupBase, int q0, int q1, int r, float[] tile) {
+        MemorySegment x = this.x;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00;
+        FloatVector a10 = a00, a11 = a00;
+        FloatVector a20 = a00, a21 = a00;
+        FloatVector a30 = a00, a31 = a00;
+        long xStride = 4L * k;
+        long x0 = r * xStride;
+        long x1 = x0 + xStride;
+        long x2 = x1 + xStride;
+        long x3 = x2 + xStride;
+        for (int q = q0; q < q1; q++) {
+            long wo = groupBase + (long) q * GROUP * 4;
+            IntVector i0 = IntVector.fromMemorySegment(I, w, wo, LE);
+            IntVector i1 = IntVector.fromMemorySegment(I, w, wo + 4 * L, LE);
+            FloatVector e0 = i0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector e1 = i1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector d0 = i0.and(0xFFFF0000).reinterpretAsFloats();
+            FloatVector d1 = i1.and(0xFFFF0000).reinterpretAsFloats();
+            long kk = 8L * q;
+            FloatVector xe = FloatVector.broadcast(F, x.get(F32, x0 + kk));
+            FloatVector xd = FloatVector.broadcast(F, x.get(F32, x0 + kk + 4));
+            a00 = d0.fma(xd, e0.fma(xe, a00)); a01 = d1.fma(xd, e1.fma(xe, a01));
+            xe = FloatVector.broadcast(F, x.get(F32, x1 + kk));
+            xd = FloatVector.broadcast(F, x.get(F32, x1 + kk + 4));
+            a10 = d0.fma(xd, e0.fma(xe, a10)); a11 = d1.fma(xd, e1.fma(xe, a11));
+            xe = FloatVector.broadcast(F, x.get(F32, x2 + kk));
+            xd = FloatVector.broadcast(F, x.get(F32, x2 + kk + 4));
+            a20 = d0.fma(xd, e0.fma(xe, a20)); a21 = d1.fma(xd, e1.fma(xe, a21));
+            xe = FloatVector.broadcast(F, x.get(F32, x3 + kk));
+            xd = FloatVector.broadcast(F, x.get(F32, x3 + kk + 4));
+            a30 = d0.fma(xd, e0.fma(xe, a30)); a31 = d1.fma(xd, e1.fma(xe, a31));
+        }
+        a00.intoArray(tile, 0); a01.intoArray(tile, L);
+        a10.intoArray(tile, GROUP); a11.intoArray(tile, GROUP + L);
+        a20.intoArray(tile, 2 * GROUP); a21.intoArray(tile, 2 * GROUP + L);
+        a30.intoArray(tile, 3 * GROUP); a31.intoArray(tile, 3 * GROUP + L);
+    }
+
+    /** {@link #block2} over the group's first two panels ({@link #block4Half}). */
+    private void block2Half(MemorySegment w, long groupBase, int q0, int q1, int r, float[] tile) {
+        MemorySegment x = this.x;
+        FloatVector a00 = FloatVector.zero(F), a01 = a00;
+        FloatVector a10 = a00, a11 = a00;
+        long x0 = r * 4L * k;
+        long x1 = x0 + 4L * k;
+        for (int q = q0; q < q1; q++) {
+            long wo = groupBase + (long) q * GROUP * 4;
+            IntVector i0 = IntVector.fromMemorySegment(I, w, wo, LE);
+            IntVector i1 = IntVector.fromMemorySegment(I, w, wo + 4 * L, LE);
+            FloatVector e0 = i0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector e1 = i1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats();
+            FloatVector d0 = i0.and(0xFFFF0000).reinterpretAsFloats();
+            FloatVector d1 = i1.and(0xFFFF0000).reinterpretAsFloats();
+            long kk = 8L * q;
+            FloatVector xe = FloatVector.broadcast(F, x.get(F32, x0 + kk));
+            FloatVector xd = FloatVector.broadcast(F, x.get(F32, x0 + kk + 4));
+            a00 = d0.fma(xd, e0.fma(xe, a00)); a01 = d1.fma(xd, e1.fma(xe, a01));
+            xe = FloatVector.broadcast(F, x.get(F32, x1 + kk));
+            xd = FloatVector.broadcast(F, x.get(F32, x1 + kk + 4));
+            a10 = d0.fma(xd, e0.fma(xe, a10)); a11 = d1.fma(xd, e1.fma(xe, a11));
+        }
+        a00.intoArray(tile, 0); a01.intoArray(tile, L);
+        a10.intoArray(tile, GROUP); a11.intoArray(tile, GROUP + L);
+    }
+
+    /** {@link #block1} over the group's first two panels ({@link #block4Half}). */
+    private void block1Half(MemorySegment w, long groupBase, int q0, int q1, int r, float[] tile) {
+        MemorySegment x = this.x;
+        FloatVector a0 = FloatVector.zero(F), a1 = a0;
+        long x0 = r * 4L * k;
+        for (int q = q0; q < q1; q++) {
+            long wo = groupBase + (long) q * GROUP * 4;
+            IntVector i0 = IntVector.fromMemorySegment(I, w, wo, LE);
+            IntVector i1 = IntVector.fromMemorySegment(I, w, wo + 4 * L, LE);
+            long kk = 8L * q;
+            FloatVector xe = FloatVector.broadcast(F, x.get(F32, x0 + kk));
+            FloatVector xd = FloatVector.broadcast(F, x.get(F32, x0 + kk + 4));
+            a0 = i0.and(0xFFFF0000).reinterpretAsFloats().fma(xd, i0.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a0));
+            a1 = i1.and(0xFFFF0000).reinterpretAsFloats().fma(xd, i1.lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().fma(xe, a1));
+        }
+        a0.intoArray(tile, 0);
+        a1.intoArray(tile, L);
     }
 
     /**

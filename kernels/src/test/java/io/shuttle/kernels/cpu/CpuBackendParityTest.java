@@ -118,7 +118,8 @@ class CpuBackendParityTest {
         int g = PackedBf16.GROUP;
         // One whole group, a group and one output (a masked last group), several groups; k of 1,
         // odd (the last pair half empty), and past one k chunk (the second chunk accumulates).
-        int[][] mk = {{g, 37}, {g + 1, 100}, {3 * g + 5, 64}, {g, 1}, {2 * g - 3, 2}, {g + 7, 2 * 2 * MatmulPacked.KC_PAIRS + 3}};
+        int[][] mk = {{g, 37}, {g + 1, 100}, {3 * g + 5, 64}, {g, 1}, {2 * g - 3, 2}, {g + 7, 2 * 2 * MatmulPacked.KC_PAIRS + 3},
+                {g + MatmulPacked.HALF, 51}, {2 * g + MatmulPacked.HALF - 1, 2}};
         for (int[] s : mk) {
             int m = s[0], k = s[1];
             for (int n : new int[] {1, 3, 4, 5, 8, 9, 17, 64}) {
@@ -136,6 +137,42 @@ class CpuBackendParityTest {
                     cpu.matmul(copyOf(cpu, x), packed, out);
                     assertClose(expected, out, dotTolerance(k),
                             "packed matmul n=" + n + " m=" + m + " k=" + k + " on " + cpu.name());
+                }
+            }
+        }
+    }
+
+    /**
+     * A last group with at most two panels of outputs runs the two-panel kernels; its outputs
+     * must be the bits the four-panel kernels give for the same weights inside a whole group.
+     */
+    @Test
+    void packedMatmulOfAHalfGroupHasTheBitsOfTheWholeGroup() {
+        Random rnd = new Random(24);
+        int g = PackedBf16.GROUP;
+        for (int k : new int[] {1, 2, 77, 130}) {
+            Tensor whole = random(oracle, rnd, DType.BF16, 1f, 2 * g, k);
+            for (int m : new int[] {g + MatmulPacked.HALF, g + 17, g + 1}) {
+                Tensor part = oracle.allocate(DType.BF16, m, k);
+                part.data().copyFrom(whole.rows(0, m).data());
+                for (int n : new int[] {1, 2, 3, 4, 7, 9}) {
+                    Tensor x = random(oracle, rnd, DType.F32, 1f, n, k);
+                    for (CpuBackend cpu : cpus) {
+                        Tensor xs = copyOf(cpu, x);
+                        Tensor wholeOut = cpu.allocate(DType.F32, n, 2 * g);
+                        cpu.matmul(xs, cpu.prepareLinear(copyOf(cpu, whole)), wholeOut);
+                        Tensor partOut = cpu.allocate(DType.F32, n, m);
+                        cpu.matmul(xs, cpu.prepareLinear(copyOf(cpu, part)), partOut);
+                        for (int r = 0; r < n; r++) {
+                            for (int c = 0; c < m; c++) {
+                                float a = wholeOut.getFloat((long) r * 2 * g + c);
+                                float b = partOut.getFloat((long) r * m + c);
+                                org.junit.jupiter.api.Assertions.assertEquals(Float.floatToRawIntBits(a), Float.floatToRawIntBits(b),
+                                        "m=" + m + " k=" + k + " n=" + n + " row " + r + " output " + c + " on " + cpu.name()
+                                                + ": " + b + " against " + a + " inside a whole group");
+                            }
+                        }
+                    }
                 }
             }
         }
