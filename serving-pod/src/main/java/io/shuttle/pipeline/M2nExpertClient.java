@@ -291,10 +291,9 @@ public final class M2nExpertClient implements ExpertClient {
                     + " micro-batch " + microBatch);
         }
         s.step = -1;
-        String round = "step " + step + " layer " + layer + " micro-batch " + microBatch;
-        await(s.sent, "sending " + round + " to the expert pods");
+        await(s.sent, Awaited.SENT, step, layer, microBatch);
         try (ReceivedRound combined = await(node.collectCombine(step, layer, microBatch, podNodeIds, timeout),
-                "the expert pods' results for " + round)) {
+                Awaited.RESULTS, step, layer, microBatch)) {
             // Every reply is checked before any is added: a failed round leaves the residual as it was.
             boolean busy = false;
             int podsWithRows = 0;
@@ -305,12 +304,12 @@ public final class M2nExpertClient implements ExpertClient {
                 int c = s.count[p];
                 if (c > 0 && m.header().rowCount() == 0 && m.header().topK() == ExpertServer.REPLY_REFUSED) {
                     throw new ExpertUnavailableException("expert pod " + p + " (" + podAddresses.get(p) + ") refused "
-                            + c + " rows of " + round + ": it does not hold every expert this pod routed to it, so its "
+                            + c + " rows of " + roundName(step, layer, microBatch) + ": it does not hold every expert this pod routed to it, so its "
                             + "placement differs from this pod's plan (a placement change in progress)");
                 }
                 if (m.header().rowCount() != c) {
                     throw new ExpertUnavailableException("expert pod " + p + " returned " + m.header().rowCount()
-                            + " rows for " + round + " but was sent " + c);
+                            + " rows for " + roundName(step, layer, microBatch) + " but was sent " + c);
                 }
                 podsWithRows += c > 0 ? 1 : 0;
             }
@@ -364,7 +363,27 @@ public final class M2nExpertClient implements ExpertClient {
         return onesTensor.rows(0, c);
     }
 
-    private <T> T await(CompletableFuture<T> f, String what) {
+    /** What a round's wait is for; the message naming it is built only if the wait fails. */
+    private enum Awaited {
+        SENT("sending %s to the expert pods"),
+        RESULTS("the expert pods' results for %s");
+
+        private final String format;
+
+        Awaited(String format) {
+            this.format = format;
+        }
+
+        String describe(long step, int layer, int microBatch) {
+            return format.formatted(roundName(step, layer, microBatch));
+        }
+    }
+
+    private static String roundName(long step, int layer, int microBatch) {
+        return "step " + step + " layer " + layer + " micro-batch " + microBatch;
+    }
+
+    private <T> T await(CompletableFuture<T> f, Awaited awaited, long step, int layer, int microBatch) {
         node.beginWait();
         long start = spinWait.begin(f, node);
         try {
@@ -375,13 +394,15 @@ public final class M2nExpertClient implements ExpertClient {
             lastRoundNanos = 0;
             Throwable cause = e.getCause();
             String detail = cause instanceof M2nException m2n ? m2n.getMessage() : String.valueOf(cause);
-            throw new ExpertUnavailableException("failed waiting for " + what + ": " + detail, cause);
+            throw new ExpertUnavailableException("failed waiting for " + awaited.describe(step, layer, microBatch)
+                    + ": " + detail, cause);
         } catch (TimeoutException e) {
             lastRoundNanos = 0;
-            throw new ExpertUnavailableException("timed out after " + timeout + " waiting for " + what, e);
+            throw new ExpertUnavailableException("timed out after " + timeout + " waiting for "
+                    + awaited.describe(step, layer, microBatch), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new ExpertUnavailableException("interrupted waiting for " + what, e);
+            throw new ExpertUnavailableException("interrupted waiting for " + awaited.describe(step, layer, microBatch), e);
         } finally {
             node.endWait();
         }
