@@ -304,8 +304,9 @@ public final class M2nExpertClient implements ExpertClient {
                 int c = s.count[p];
                 if (c > 0 && m.header().rowCount() == 0 && m.header().topK() == ExpertServer.REPLY_REFUSED) {
                     throw new ExpertUnavailableException("expert pod " + p + " (" + podAddresses.get(p) + ") refused "
-                            + c + " rows of " + roundName(step, layer, microBatch) + ": it does not hold every expert this pod routed to it, so its "
-                            + "placement differs from this pod's plan (a placement change in progress)");
+                            + c + " rows of " + roundName(step, layer, microBatch) + ": it does not hold every expert "
+                            + "this pod routed to it, so its placement differs from this pod's plan (a placement change "
+                            + "in progress)");
                 }
                 if (m.header().rowCount() != c) {
                     throw new ExpertUnavailableException("expert pod " + p + " returned " + m.header().rowCount()
@@ -402,7 +403,8 @@ public final class M2nExpertClient implements ExpertClient {
                     + awaited.describe(step, layer, microBatch), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new ExpertUnavailableException("interrupted waiting for " + awaited.describe(step, layer, microBatch), e);
+            throw new ExpertUnavailableException("interrupted waiting for "
+                    + awaited.describe(step, layer, microBatch), e);
         } finally {
             node.endWait();
         }
