@@ -3,11 +3,14 @@ package io.shuttle.pipeline;
 import io.shuttle.engine.Engine;
 import io.shuttle.engine.EngineOptions;
 import io.shuttle.engine.ExpertStage;
+import io.shuttle.engine.ExpertUnavailableException;
 import io.shuttle.engine.ExpertWeights;
 import io.shuttle.engine.GenerationResult;
 import io.shuttle.engine.SamplingParams;
 import io.shuttle.engine.StepTrace;
 import io.shuttle.kernels.Backend;
+import io.shuttle.kernels.DType;
+import io.shuttle.kernels.Tensor;
 import io.shuttle.kernels.cpu.CpuBackend;
 import io.shuttle.m2n.M2nNode;
 import io.shuttle.m2n.NodeConfig;
@@ -19,6 +22,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.lang.foreign.ValueLayout;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -29,6 +33,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -62,6 +67,41 @@ class M2nPipelineTest {
         // engine's (two lanes against one), and an expert GEMM's kernel depends on its row
         // count, so logits may differ in the last bits; a missing or doubled add would not.
         assertSameOutputAsMonolithic(List.of(List.of(0, 1, 2, 3, 4, 5)), 1e-4);
+    }
+
+    /**
+     * An expert pod that never answers: the round fails once the client's timeout passes, naming
+     * the round (the name is built only on this path, not on every round).
+     */
+    @Test
+    void aSilentExpertPodFailsTheRoundByName() throws Exception {
+        long deployment = 43;
+        int hidden = 8;
+        int topK = 2;
+        try (M2nNode attentionNode = M2nNode.start(NodeConfig.of(deployment, 0, SECRET).withTransport(TransportKind.TCP));
+             M2nNode silent = M2nNode.start(NodeConfig.of(deployment, 100, SECRET).withTransport(TransportKind.TCP));
+             Backend b = new CpuBackend(1)) {
+            ExpertPlacement placement = new ExpertPlacement(List.of(List.of(0, 1, 2, 3)), 4);
+            try (M2nExpertClient client = new M2nExpertClient(attentionNode, b, placement, List.of(silent.address()),
+                    new int[] {100}, hidden, topK, 4, 1, Duration.ofMillis(300))) {
+                Tensor x = b.allocate(DType.F32, 2, hidden);
+                Tensor ids = b.allocate(DType.I32, 2, topK);
+                Tensor weights = b.allocate(DType.F32, 2, topK);
+                Tensor out = b.allocate(DType.F32, 2, hidden);
+                for (int i = 0; i < 2 * topK; i++) {
+                    ids.data().setAtIndex(ValueLayout.JAVA_INT, i, i % 4);
+                    weights.data().setAtIndex(ValueLayout.JAVA_FLOAT, i, 0.5f);
+                }
+                client.dispatch(7, 1, 0, x, ids, weights, out);
+                long start = System.nanoTime();
+                ExpertUnavailableException e = assertThrows(ExpertUnavailableException.class,
+                        () -> client.awaitCombine(7, 1, 0));
+                long waitedMs = (System.nanoTime() - start) / 1_000_000;
+                assertTrue(e.getMessage().contains("the expert pods' results for step 7 layer 1 micro-batch 0"),
+                        e.getMessage());
+                assertTrue(waitedMs < 5_000, "failed after " + waitedMs + " ms, not at the 300 ms timeout");
+            }
+        }
     }
 
     private void assertSameOutputAsMonolithic(List<List<Integer>> perPod, double logitTolerance) throws Exception {
