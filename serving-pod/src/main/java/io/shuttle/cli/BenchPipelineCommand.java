@@ -79,7 +79,9 @@ final class BenchPipelineCommand implements Callable<Integer> {
     @Option(names = "--steps", defaultValue = "32", description = "Decode steps timed (default: ${DEFAULT-VALUE}).")
     int steps;
 
-    @Option(names = "--prompt-tokens", defaultValue = "16", description = "Prompt length (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--prompt-tokens", defaultValue = "16", description = "Prompt length (default: ${DEFAULT-VALUE}). Decode"
+            + " attention reads every token's keys and values, so T_a grows with the context during the measured steps:"
+            + " by about half at 16 (docs/BENCHMARKS.md).")
     int promptTokens;
 
     @Option(names = "--transport", defaultValue = "auto", description = "M2N transport (default: ${DEFAULT-VALUE}).")
@@ -319,7 +321,18 @@ final class BenchPipelineCommand implements Callable<Integer> {
         return new LocalCluster.Spec(dir, attention, experts, m, transport, 1, false, null, numExperts, !noPin,
                 0, Math.max(64, batch), 1024,
                 Math.max(LocalCluster.Spec.DEFAULT_MAX_BATCH_TOKENS, batch * promptTokens))
-                .withWarmup(Duration.ofSeconds(Math.min(warmupSeconds, PodSettings.DEFAULT_WARMUP.toSeconds())));
+                .withWarmup(Duration.ofSeconds(Math.min(warmupSeconds, PodSettings.DEFAULT_WARMUP.toSeconds())))
+                .withKvBlocks(kvBlocks());
+    }
+
+    /**
+     * KV cache blocks for each attention pod: the whole batch at its longest (prompt, prefix and
+     * measured steps) must fit at once, or it would decode in waves, which the round count check
+     * refuses. The local cluster's default (32,768 tokens) held batch 512 only up to 24 prompt tokens.
+     */
+    int kvBlocks() {
+        long perSequence = Math.ceilDiv(promptTokens + PREFIX_STEPS + steps, LocalCluster.Spec.KV_BLOCK_TOKENS);
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(LocalCluster.Spec.DEFAULT_KV_BLOCKS, batch * perSequence));
     }
 
     /** {@code samples} measured windows of a warmed-up cluster. */

@@ -32,10 +32,23 @@ public final class LocalCluster implements AutoCloseable {
     /** Shape of the cluster. */
     public record Spec(Path model, int attention, int experts, int microBatches, String transport,
                        int threadsPerPod, boolean replicateExperts, Path trace, int numExperts, boolean pinCores,
-                       int apiPort, int maxRunning, int maxWaiting, int maxBatchTokens, Duration warmup) {
+                       int apiPort, int maxRunning, int maxWaiting, int maxBatchTokens, Duration warmup, int kvBlocks) {
 
         /** Token rows per step when not given: enough for 64 decoding sequences and a prefill chunk. */
         public static final int DEFAULT_MAX_BATCH_TOKENS = 256;
+
+        /** Tokens per KV cache block in the attention pods. */
+        public static final int KV_BLOCK_TOKENS = 16;
+
+        /** KV cache blocks of each attention pod when not given: 32,768 tokens (512 MiB for the bench models). */
+        public static final int DEFAULT_KV_BLOCKS = 2048;
+
+        public Spec(Path model, int attention, int experts, int microBatches, String transport, int threadsPerPod,
+                    boolean replicateExperts, Path trace, int numExperts, boolean pinCores, int apiPort, int maxRunning,
+                    int maxWaiting, int maxBatchTokens, Duration warmup) {
+            this(model, attention, experts, microBatches, transport, threadsPerPod, replicateExperts, trace, numExperts,
+                    pinCores, apiPort, maxRunning, maxWaiting, maxBatchTokens, warmup, DEFAULT_KV_BLOCKS);
+        }
 
         /** With the pods' default warm-up ({@link PodWarmup}): {@link #start} returns once it has ended. */
         public Spec(Path model, int attention, int experts, int microBatches, String transport, int threadsPerPod,
@@ -48,7 +61,13 @@ public final class LocalCluster implements AutoCloseable {
         /** The same cluster with another longest warm-up of its attention pods (zero: none). */
         public Spec withWarmup(Duration limit) {
             return new Spec(model, attention, experts, microBatches, transport, threadsPerPod, replicateExperts, trace,
-                    numExperts, pinCores, apiPort, maxRunning, maxWaiting, maxBatchTokens, limit);
+                    numExperts, pinCores, apiPort, maxRunning, maxWaiting, maxBatchTokens, limit, kvBlocks);
+        }
+
+        /** The same cluster with {@code blocks} KV cache blocks in each attention pod. */
+        public Spec withKvBlocks(int blocks) {
+            return new Spec(model, attention, experts, microBatches, transport, threadsPerPod, replicateExperts, trace,
+                    numExperts, pinCores, apiPort, maxRunning, maxWaiting, maxBatchTokens, warmup, blocks);
         }
 
         public Spec(Path model, int attention, int experts, int microBatches, String transport, int threadsPerPod,
@@ -87,6 +106,9 @@ public final class LocalCluster implements AutoCloseable {
             if (maxBatchTokens < maxRunning) {
                 throw new IllegalArgumentException("the step's token budget (" + maxBatchTokens
                         + ") must hold one decode token of each of the " + maxRunning + " running requests");
+            }
+            if (kvBlocks < 1) {
+                throw new IllegalArgumentException("the KV cache needs at least one block, got " + kvBlocks);
             }
             if (maxRunning < 1 || maxWaiting < 1) {
                 throw new IllegalArgumentException("--max-running and --max-waiting must be at least 1, got "
@@ -220,7 +242,7 @@ public final class LocalCluster implements AutoCloseable {
         return new ServingPlan(ServingPlan.API_VERSION, ServingPlan.KIND, "local",
                 new ServingPlan.Pool(s.attention(), attention, null),
                 new ServingPlan.ExpertPool(s.experts(), experts, null, placement),
-                new ServingPlan.Pipeline(s.microBatches(), s.maxBatchTokens(), s.maxRunning(), s.maxWaiting(), 2048, 2048, 16, 10_000));
+                new ServingPlan.Pipeline(s.microBatches(), s.maxBatchTokens(), s.maxRunning(), s.maxWaiting(), 2048, s.kvBlocks(), Spec.KV_BLOCK_TOKENS, 10_000));
     }
 
     private static final java.util.Random PORTS = new java.util.Random();
