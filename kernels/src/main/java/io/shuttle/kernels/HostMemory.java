@@ -6,7 +6,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Host memory for the CPU-side backends: every tensor gets its own {@link Arena#ofShared()}
- * (64-byte aligned, zeroed), tracked by base address so {@link #release} can free exactly what
+ * (64-byte aligned, zeroed; from 16 MiB on mapped on transparent huge pages, {@link HugePages}), tracked by base address so {@link #release} can free exactly what
  * {@link #allocate} handed out and {@link #close} can free whatever is left.
  *
  * <p>One shared arena per tensor makes release cheap to reason about (no allocator), at the cost
@@ -16,6 +16,8 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class HostMemory implements AutoCloseable {
 
     private static final long ALIGNMENT = 64;
+    /** Tensors from this size on are mapped on huge pages ({@link HugePages}). */
+    static final long HUGE_PAGE_MIN_BYTES = 8 * HugePages.SIZE;
 
     private final String owner;
     private final ConcurrentHashMap<Long, Arena> arenas = new ConcurrentHashMap<>();
@@ -39,8 +41,12 @@ public final class HostMemory implements AutoCloseable {
             numel = Math.multiplyExact(numel, s);
         }
         Arena arena = Arena.ofShared();
+        long bytes = Math.multiplyExact(numel, (long) dtype.byteSize());
+        // Big tensors (the paged KV cache) are read in bulk every step: huge pages where the OS
+        // has them. The last huge page's unused rest is at most 1/8 of such a tensor.
+        HugePages.Mapping mapped = bytes >= HUGE_PAGE_MIN_BYTES ? HugePages.map(bytes, arena) : null;
         // At least one byte so that every live tensor has a distinct base address.
-        MemorySegment segment = arena.allocate(Math.max(1, numel * dtype.byteSize()), ALIGNMENT);
+        MemorySegment segment = mapped != null ? mapped.segment() : arena.allocate(Math.max(1, bytes), ALIGNMENT);
         arenas.put(segment.address(), arena);
         return Tensor.of(segment, dtype, shape);
     }

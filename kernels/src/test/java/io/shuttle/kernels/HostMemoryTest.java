@@ -27,6 +27,35 @@ class HostMemoryTest {
         }
     }
 
+    /**
+     * Tensors from {@link HostMemory#HUGE_PAGE_MIN_BYTES} on are mapped on huge-page boundaries
+     * (where the OS lets us map at all): zeroed, writable to their last byte, and unmapped on release.
+     */
+    @Test
+    void bigTensorsAreHugePageMappedZeroedAndReleased() {
+        try (HostMemory memory = new HostMemory("test")) {
+            long floats = HostMemory.HUGE_PAGE_MIN_BYTES / 4 + 3; // not a whole number of huge pages
+            Tensor big = memory.allocate(DType.F32, floats);
+            Tensor small = memory.allocate(DType.F32, 1024);
+            if (HugePages.available()) {
+                assertEquals(0, big.data().address() % HugePages.SIZE, "starts on a huge page");
+            }
+            assertEquals(0, big.data().address() % 64);
+            assertEquals(4 * floats, big.byteSize());
+            for (long i = 0; i < floats; i += 4099) {
+                assertEquals(0f, big.getFloat(i), "zeroed");
+            }
+            big.data().fill((byte) 7);
+            assertEquals(7, big.data().get(java.lang.foreign.ValueLayout.JAVA_BYTE, big.byteSize() - 1));
+            assertEquals(0f, small.getFloat(0), "another tensor is untouched");
+            memory.release(big);
+            assertFalse(big.data().scope().isAlive());
+            assertThrows(IllegalStateException.class, () -> big.getFloat(0));
+            assertThrows(IllegalArgumentException.class, () -> memory.release(big));
+            assertEquals(1, memory.liveTensors());
+        }
+    }
+
     @Test
     void closeFreesEverythingAndRefusesNewAllocations() {
         HostMemory memory = new HostMemory("test");

@@ -18,11 +18,15 @@ import static io.shuttle.kernels.cpu.Simd.LE;
 /**
  * Causal attention of each query row over its sequence's paged K/V cache, grouped-query heads.
  *
- * <p>One unit of work is (query row, KV head): it serves every query head of that KV head's
- * group in one walk over the sequence, so each K and V row is read from memory once per row
- * instead of once per query head (the 2× of the {@code small} model's 8-over-4 heads was most
- * of the old kernel's traffic). The walk goes one cache block at a time (slots within a block
- * are contiguous): the scores of the block's positions for the group's heads go to scratch
+ * <p>One unit of work is a query row with all its KV heads, or, when there are fewer than
+ * {@link #ROWS_PER_WORKER_FOR_WHOLE_ROWS} rows per worker (a small decode batch on many
+ * threads), a (query row, KV head) pair. A KV head serves every query head of its group in one
+ * walk over the sequence, so each K and V row is read from memory once per row instead of once
+ * per query head (the 2× of the {@code small} model's 8-over-4 heads was most of the old kernel's
+ * traffic). Whole rows take each cache block's slots (every KV head's keys, then values) while
+ * the block is in L1: per-head units walked the same block four times, each a quarter of every
+ * slot, and measured 10 % slower at 256 decode rows of 40 positions. The walk goes one cache
+ * block at a time (slots within a block are contiguous): the scores of the block's positions for the group's heads go to scratch
  * (query heads two at a time, so each K vector loaded feeds two FMAs; the block's K rows stay in
  * L1 for the next pair), are exponentiated together against each head's running maximum, and
  * the V rows are accumulated with the accumulator held in registers across the block — the
@@ -60,6 +64,10 @@ final class PagedAttention implements WorkerPool.Job {
     private int headDim;
     private int kvRow;
     private float scale;
+    /** KV heads per unit of work: all of a row's when there are rows enough for every worker, else one. */
+    private int headsPerUnit;
+    /** Rows per worker from which a unit is a whole row (all KV heads): see the class comment. */
+    static final int ROWS_PER_WORKER_FOR_WHOLE_ROWS = 4;
 
     PagedAttention(int workers) {
         queries = new float[workers][0];
@@ -88,18 +96,19 @@ final class PagedAttention implements WorkerPool.Job {
         this.headDim = headDim;
         this.kvRow = numKvHeads * headDim;
         this.scale = (float) (1.0 / Math.sqrt(headDim));
-        int groupDim = group * headDim;
+        this.headsPerUnit = n >= ROWS_PER_WORKER_FOR_WHOLE_ROWS * acc.length ? numKvHeads : 1;
+        int unitHeads = headsPerUnit * group;
         for (int w = 0; w < acc.length; w++) {
-            if (acc[w].length < groupDim) {
-                queries[w] = new float[groupDim];
-                acc[w] = new float[groupDim];
+            if (acc[w].length < unitHeads * headDim) {
+                queries[w] = new float[unitHeads * headDim];
+                acc[w] = new float[unitHeads * headDim];
             }
-            if (scores[w].length < group * blockSize) {
-                scores[w] = new float[group * blockSize];
+            if (scores[w].length < unitHeads * blockSize) {
+                scores[w] = new float[unitHeads * blockSize];
             }
-            if (maxes[w].length < group) {
-                maxes[w] = new float[group];
-                sums[w] = new float[group];
+            if (maxes[w].length < unitHeads) {
+                maxes[w] = new float[unitHeads];
+                sums[w] = new float[unitHeads];
             }
         }
         long positions = 0;
@@ -111,12 +120,20 @@ final class PagedAttention implements WorkerPool.Job {
 
     @Override
     public void run(int worker, int workers) {
-        for (int unit = worker; unit < n * numKvHeads; unit += workers) {
-            attend(unit / numKvHeads, unit % numKvHeads, worker);
+        int unitsPerRow = numKvHeads / headsPerUnit;
+        for (int unit = worker; unit < n * unitsPerRow; unit += workers) {
+            int h0 = (unit % unitsPerRow) * headsPerUnit;
+            attend(unit / unitsPerRow, h0, h0 + headsPerUnit, worker);
         }
     }
 
-    private void attend(int row, int kvHead, int worker) {
+    /**
+     * Query row {@code row} against KV heads {@code h0..h1} (each with its group of query heads),
+     * block by block: every head's scores, then every head's softmax step, then every head's
+     * accumulation. A head's arithmetic is the same whatever the range, so the bits do not depend
+     * on how rows were cut into units.
+     */
+    private void attend(int row, int h0, int h1, int worker) {
         float[] qs = queries[worker];
         float[] a = acc[worker];
         float[] s = scores[worker];
@@ -124,42 +141,50 @@ final class PagedAttention implements WorkerPool.Job {
         float[] sum = sums[worker];
         int seq = tokenSeq.getAtIndex(I32, row);
         int pos = tokenPos.getAtIndex(I32, row);
-        int groupDim = group * headDim;
-        long qOff = ((long) row * numHeads + (long) kvHead * group) * headDim;
-        long kvOff = (long) kvHead * headDim;
-        Simd.toFloats(DType.F32, q, qOff, groupDim, qs, 0);
-        Arrays.fill(a, 0, groupDim, 0f);
-        Arrays.fill(max, 0, group, Float.NEGATIVE_INFINITY);
-        Arrays.fill(sum, 0, group, 0f);
+        int heads = (h1 - h0) * group;
+        long qOff = ((long) row * numHeads + (long) h0 * group) * headDim;
+        Simd.toFloats(DType.F32, q, qOff, heads * headDim, qs, 0);
+        Arrays.fill(a, 0, heads * headDim, 0f);
+        Arrays.fill(max, 0, heads, Float.NEGATIVE_INFINITY);
+        Arrays.fill(sum, 0, heads, 0f);
         for (int b = 0, last = pos / blockSize; b <= last; b++) {
-            long firstRow = (long) tables.getAtIndex(I32, (long) seq * maxBlocks + b) * blockSize * kvRow + kvOff;
+            long blockRow = (long) tables.getAtIndex(I32, (long) seq * maxBlocks + b) * blockSize * kvRow;
             int count = b < last ? blockSize : pos - b * blockSize + 1;
-            int g = 0;
-            for (; g + 1 < group; g += 2) {
-                scoresPair(qs, g * headDim, firstRow, count, s, g * blockSize);
+            for (int kvHead = h0; kvHead < h1; kvHead++) {
+                long firstRow = blockRow + (long) kvHead * headDim;
+                int first = (kvHead - h0) * group;
+                int g = 0;
+                for (; g + 1 < group; g += 2) {
+                    scoresPair(qs, (first + g) * headDim, firstRow, count, s, (first + g) * blockSize);
+                }
+                if (g < group) {
+                    scoresOne(qs, (first + g) * headDim, firstRow, count, s, (first + g) * blockSize);
+                }
             }
-            if (g < group) {
-                scoresOne(qs, g * headDim, firstRow, count, s, g * blockSize);
+            for (int h = 0; h < heads; h++) {
+                softmaxStep(s, h * blockSize, count, max, sum, h, a, h * headDim);
             }
-            for (g = 0; g < group; g++) {
-                softmaxStep(s, g * blockSize, count, max, sum, g, a, g * headDim);
-            }
-            for (g = 0; g + 1 < group; g += 2) {
-                accumulatePair(s, g * blockSize, firstRow, count, a, g * headDim);
-            }
-            if (g < group) {
-                accumulateOne(s, g * blockSize, firstRow, count, a, g * headDim);
+            for (int kvHead = h0; kvHead < h1; kvHead++) {
+                long firstRow = blockRow + (long) kvHead * headDim;
+                int first = (kvHead - h0) * group;
+                int g = 0;
+                for (; g + 1 < group; g += 2) {
+                    accumulatePair(s, (first + g) * blockSize, firstRow, count, a, (first + g) * headDim);
+                }
+                if (g < group) {
+                    accumulateOne(s, (first + g) * blockSize, firstRow, count, a, (first + g) * headDim);
+                }
             }
         }
-        for (int g = 0; g < group; g++) {
-            float inv = 1f / sum[g];
+        for (int h = 0; h < heads; h++) {
+            float inv = 1f / sum[h];
             int c = 0;
             for (; c < headDim - L + 1; c += L) {
-                FloatVector.fromArray(F, a, g * headDim + c).mul(inv).intoMemorySegment(out, (qOff + g * headDim + c) * 4,
+                FloatVector.fromArray(F, a, h * headDim + c).mul(inv).intoMemorySegment(out, (qOff + h * headDim + c) * 4,
                         LE);
             }
             for (; c < headDim; c++) {
-                out.setAtIndex(F32, qOff + g * headDim + c, a[g * headDim + c] * inv);
+                out.setAtIndex(F32, qOff + h * headDim + c, a[h * headDim + c] * inv);
             }
         }
     }

@@ -479,6 +479,15 @@ class CpuBackendParityTest {
                     meta(cpu, table, lengths.length, maxBlocks, blockSize, seq, pos), numHeads, numKvHeads, headDim, out);
             assertClose(expected, out, 2e-6, "pagedAttention heads=" + numHeads + "/" + numKvHeads + " headDim="
                     + headDim + " blockSize=" + blockSize + " on " + cpu.name());
+            // A row alone is cut into one unit per KV head, in a batch it is one unit: same bits.
+            for (int r : new int[] {0, 3, n - 1}) {
+                Tensor one = cpu.allocate(DType.F32, 1, (long) numHeads * headDim);
+                cpu.pagedAttention(copyOf(cpu, q).rows(r, r + 1), copyOf(cpu, kc), copyOf(cpu, vc),
+                        meta(cpu, table, lengths.length, maxBlocks, blockSize, new int[] {seq[r]}, new int[] {pos[r]}),
+                        numHeads, numKvHeads, headDim, one);
+                assertSameBits(out.rows(r, r + 1), one, "pagedAttention row " + r + " alone vs in a batch of " + n
+                        + ", heads=" + numHeads + "/" + numKvHeads + " headDim=" + headDim + " on " + cpu.name());
+            }
         }
     }
 
