@@ -82,6 +82,16 @@ class BenchPipelineE2ETest {
         assertTrue(layer0 >= 0 && layer0 <= r.get("idle_experts").asDouble(),
                 "the experts' idle share at layer 0 is part of their idle share:\n" + output);
         assertTrue(r.get("warmup_settled").isBoolean(), "each row says whether its warm-up settled:\n" + output);
+        // The noise-free model of the same round times: a throughput, two idle shares, a ratio.
+        assertTrue(r.get("model_tokens_per_s").asDouble() > 0, output);
+        for (String idle : new String[] {"model_idle_attention", "model_idle_experts"}) {
+            double v = r.get(idle).asDouble(-1);
+            assertTrue(v >= 0 && v <= 1, idle + " " + v + ":\n" + output);
+        }
+        assertTrue(r.get("model_ratio").asDouble() > 0, output);
+        if (m == 1) {
+            assertEquals(1.0, r.get("model_ratio").asDouble(), 1e-9, output);
+        }
     }
 
     private record Bench(List<JsonNode> rows, String output) {

@@ -160,7 +160,7 @@ final class BenchPipelineCommand implements Callable<Integer> {
                     dir, attention, experts, noPin ? "not pinned" : "one core each", batch, steps, repeat,
                     sideBySide ? ", all clusters side by side" : "");
             out.println("run  m  tokens/s  T_a(us)  T_e(us)  T_c(us)  lm_head/step(us)  idle attention  idle experts (layer 0)  vs m=" + microBatches[0]
-                    + "  no bubbles  warm-up(s)");
+                    + "  no bubbles  model: ratio, idle att/exp  warm-up(s)");
         }
         // Runs interleave the micro-batch counts, so a slow minute on a shared machine falls on
         // all of them; each run's ratios are its own.
@@ -181,6 +181,7 @@ final class BenchPipelineCommand implements Callable<Integer> {
             }
             for (int run = 1; run <= repeat; run++) {
                 double baseline = 0;
+                double modelBaseline = 0;
                 double tc = Double.NaN;
                 for (int i = 0; i < microBatches.length; i++) {
                     Map<String, Object> row = sideBySide
@@ -193,16 +194,20 @@ final class BenchPipelineCommand implements Callable<Integer> {
                     }
                     row.put("ratio_to_first", round3(tokensPerS / baseline));
                     row.put("no_bubble_ratio", i == 0 ? null : round3(noBubbleRatio(row)));
+                    if (i == 0) {
+                        modelBaseline = (double) row.get("model_tokens_per_s");
+                    }
+                    row.put("model_ratio", round3((double) row.get("model_tokens_per_s") / modelBaseline));
                     row.put("side_by_side", sideBySide);
                     byM.get(i).add(row);
                     if (!json) {
                         boolean settled = (Boolean) row.get("warmup_settled");
                         unsettled |= !settled;
-                        out.printf("%3d %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f (%5.3f)  %6.2fx  %10s  %10.1f%s%n", run,
+                        out.printf("%3d %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f (%5.3f)  %6.2fx  %10s  %s  %10.1f%s%n", run,
                                 microBatches[i], tokensPerS, row.get("t_a_us"), row.get("t_e_us"), row.get("t_c_us"),
                                 row.get("lm_head_us_per_step"), row.get("idle_attention"), row.get("idle_experts"),
                                 row.get("idle_experts_layer0"),
-                                row.get("ratio_to_first"), noBubbleText(row), row.get("warmup_s"), settled ? "" : " *");
+                                row.get("ratio_to_first"), noBubbleText(row), modelText(row), row.get("warmup_s"), settled ? "" : " *");
                         out.flush();
                     } else if (repeat == 1) {
                         out.println(JSON.writeValueAsString(row));
@@ -235,14 +240,17 @@ final class BenchPipelineCommand implements Callable<Integer> {
                     List<Double> bounds = rows.stream().map(r -> (Double) r.get("no_bubble_ratio")).sorted().toList();
                     med.put("no_bubble_ratio", bounds.get(bounds.size() / 2));
                 }
+                List<Double> modelRatios = rows.stream().map(r -> (Double) r.get("model_ratio")).sorted().toList();
+                med.put("model_ratio", modelRatios.get(modelRatios.size() / 2));
                 med.put("runs_tokens_per_s", rates);
                 if (json) {
                     out.println(JSON.writeValueAsString(med));
                 } else {
-                    out.printf("med %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f (%5.3f)  %6.2fx  %10s   runs: %s%n",
+                    out.printf("med %2d  %8.1f  %7.1f  %7.1f  %7.1f  %16.1f  %14.3f  %12.3f (%5.3f)  %6.2fx  %10s  %s   runs: %s%n",
                             microBatches[i], med.get("tokens_per_s"), med.get("t_a_us"), med.get("t_e_us"),
                             med.get("t_c_us"), med.get("lm_head_us_per_step"), med.get("idle_attention"),
-                            med.get("idle_experts"), med.get("idle_experts_layer0"), med.get("ratio_to_first"), noBubbleText(med), rates);
+                            med.get("idle_experts"), med.get("idle_experts_layer0"), med.get("ratio_to_first"), noBubbleText(med),
+                            modelText(med), rates);
                 }
             }
             out.flush();
@@ -409,6 +417,17 @@ final class BenchPipelineCommand implements Callable<Integer> {
         row.put("idle_experts", round3(idleExperts));
         // Of that, the waits for layer 0: the attention pod's step boundary (lm_head, sampling).
         row.put("idle_experts_layer0", round3(Math.clamp(delta(e1, e0, "wait_layer0_ns") / wall, 0, idleExperts)));
+        // The same round times with no noise: what the pipeline's structure alone would give.
+        // T_c counts the expert pod's combine (it is in the attention pod's wait): the model has
+        // the combine in the expert round, so its hop is T_c less half of it.
+        double combinePerRound = Math.max(0, delta(e1, e0, "combine_ns") / Math.max(1, delta(e1, e0, "busy_rounds")));
+        // Differences of two requests: on a tiny model noise can take one below zero.
+        double boundary = Math.max(0, (delta(a1, a0, "logits_ns") + delta(a1, a0, "host_ns")) / ((double) steps * m));
+        PipelineTimeline.Result model = PipelineTimeline.simulate(new PipelineTimeline.Params(numLayers, m, ta / 1e3,
+                Math.max(0, te + combinePerRound) / 1e3, boundary / 1e3, Math.max(0, tc - combinePerRound / 2) / 1e3));
+        row.put("model_tokens_per_s", round1(batch / model.stepMicros() * 1e6));
+        row.put("model_idle_attention", round3(model.idleAttention()));
+        row.put("model_idle_experts", round3(model.idleExperts()));
         return row;
     }
 
@@ -424,6 +443,17 @@ final class BenchPipelineCommand implements Callable<Integer> {
     static double noBubbleRatio(Map<String, Object> row) {
         double idle = Math.min((double) row.get("idle_attention"), (double) row.get("idle_experts"));
         return (double) row.get("ratio_to_first") / (1 - idle);
+    }
+
+    /**
+     * {@link PipelineTimeline} fed this row's mean round times, the boundary (lm_head, sampling,
+     * inputs) and T_c: its ratio to the first row's model and its idle shares. What lies between
+     * the model and the measured row is noise and the round times' spread (T_a grows with the
+     * context during the window).
+     */
+    private static String modelText(Map<String, Object> row) {
+        return String.format("%5.2fx %5.3f/%5.3f", (double) row.get("model_ratio"), (double) row.get("model_idle_attention"),
+                (double) row.get("model_idle_experts"));
     }
 
     private static String noBubbleText(Map<String, Object> row) {
